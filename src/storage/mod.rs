@@ -1,1 +1,3 @@
 //! TODO module storage
+
+pub mod checkpoint;
