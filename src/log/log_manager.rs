@@ -24,26 +24,17 @@ const NOT_PARTITION_SUFFIXES: [&str; 3] = [DELETE_DIR_SUFFIX, "-stray", "-future
 /// The KRaft metadata log, written by the storage tool, not a partition of ours.
 const CLUSTER_METADATA_DIR: &str = "__cluster_metadata-0";
 
-/// One partition in a DescribeLogDirs answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionDirDescription {
-    /// The partition.
-    pub topic_partition: TopicPartition,
-    /// Bytes in its segment files.
-    pub size_bytes: u64,
-}
-
 /// One log dir in a DescribeLogDirs answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogDirDescription {
     /// The log dir.
     pub path: PathBuf,
-    /// Capacity of its file system.
-    pub total_bytes: u64,
-    /// Bytes available to the broker on that file system.
-    pub usable_bytes: u64,
-    /// The partitions stored there.
-    pub partitions: Vec<PartitionDirDescription>,
+    /// Capacity of its file system in bytes (-1 if unknown, as Kafka reports it).
+    pub total_bytes: i64,
+    /// Bytes available to the broker on that file system (-1 if unknown).
+    pub usable_bytes: i64,
+    /// The partitions stored there, with the bytes in their segment files.
+    pub partitions: Vec<(TopicPartition, u64)>,
 }
 
 /// All partition logs of the broker.
@@ -212,10 +203,7 @@ impl LogManager {
                 let partitions = logs
                     .iter()
                     .filter(|l| l.dir().parent() == Some(dir.as_path()))
-                    .map(|l| PartitionDirDescription {
-                        topic_partition: l.topic_partition().clone(),
-                        size_bytes: l.size_in_bytes(),
-                    })
+                    .map(|l| (l.topic_partition().clone(), l.size_in_bytes()))
                     .collect();
                 LogDirDescription {
                     path: dir.clone(),
@@ -408,19 +396,20 @@ fn remove_in_background(path: PathBuf) {
     }
 }
 
-/// Total and available bytes of the file system holding `dir` (0, 0 if unknown).
-fn fs_space(dir: &Path) -> (u64, u64) {
+/// Total and available bytes of the file system holding `dir` (-1, -1 if unknown).
+fn fs_space(dir: &Path) -> (i64, i64) {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return (0, 0);
+        return (-1, -1);
     };
     // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
-        return (0, 0);
+        return (-1, -1);
     }
     let block = stat.f_frsize as u64;
-    (stat.f_blocks as u64 * block, stat.f_bavail as u64 * block)
+    let clamp = |blocks: u64| i64::try_from(blocks.saturating_mul(block)).unwrap_or(i64::MAX);
+    (clamp(stat.f_blocks as u64), clamp(stat.f_bavail as u64))
 }
 
 #[cfg(test)]
@@ -500,11 +489,9 @@ mod tests {
         assert_eq!(t0.topic_id(), id);
         let described = mgr.describe_dirs();
         assert_eq!(described.len(), 2);
-        assert!(
-            described
-                .iter()
-                .all(|d| d.total_bytes >= d.usable_bytes && d.partitions.len() == 1)
-        );
+        assert!(described.iter().all(|d| d.total_bytes >= d.usable_bytes
+            && d.usable_bytes > 0
+            && d.partitions.len() == 1));
 
         let old_dir = t0.dir().to_path_buf();
         mgr.delete(&TopicPartition::new("t", 0)).expect("delete");

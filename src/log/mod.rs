@@ -31,7 +31,7 @@ pub use batch::{
 };
 pub use crc::{crc32c, crc32c_reference};
 pub use error::LogError;
-pub use log_manager::{LogDirDescription, LogManager, PartitionDirDescription};
+pub use log_manager::{LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
 pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};
 pub use segment::LogSegment;
