@@ -148,10 +148,8 @@ pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: Request) -> 
             let valid = req.api_key.valid_versions();
             let decodes = (valid.min..=valid.max).contains(&version)
                 && RequestKind::decode(req.api_key, &mut req.body.clone(), version).is_ok();
-            if decodes {
-                if let Some(body) = unsupported::unsupported_response(req.api_key) {
-                    return Handled::respond(body, version);
-                }
+            if decodes && let Some(body) = unsupported::unsupported_response(req.api_key) {
+                return Handled::respond(body, version);
             }
             return Handled::Now(Reply::Close(format!(
                 "unsupported API {:?} (key {})",
