@@ -5,8 +5,10 @@
 //! configuration works unchanged.
 
 mod log_config;
+pub mod properties;
 
 pub use log_config::{CleanupPolicy, LogConfig, TimestampType};
+pub use properties::{Properties, PropertiesError};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
