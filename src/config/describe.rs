@@ -196,3 +196,168 @@ impl LogConfig {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Expected values were read from DescribeConfigs of a real Kafka 4.1.1 broker started
+    //! with [`DESCRIBED`] (topic t1 created with two overrides, t2 without).
+    use super::*;
+    use crate::config::Properties;
+
+    fn described() -> KafkaConfig {
+        let props = Properties::parse(DESCRIBED).expect("valid syntax");
+        KafkaConfig::from_properties(&props, "server.properties")
+            .expect("loads")
+            .config
+    }
+
+    /// The configuration DescribeConfigs was compared on with Apache Kafka 4.1.1.
+    const DESCRIBED: &str = "\
+    node.id=1
+    process.roles=broker,controller
+    controller.quorum.voters=1@127.0.0.1:39193
+    controller.listener.names=CONTROLLER
+    listeners=PLAINTEXT://127.0.0.1:39192,CONTROLLER://127.0.0.1:39193
+    log.dirs=/tmp/kc/logs
+    log.retention.hours=100
+    offsets.topic.replication.factor=1
+    transaction.state.log.replication.factor=1
+    transaction.state.log.min.isr=1
+    foo.bar=1
+    ";
+
+    fn syn(name: &str, value: Option<&str>, source: ConfigSource) -> ConfigSynonym {
+        ConfigSynonym {
+            name: name.into(),
+            value: value.map(str::to_string),
+            source,
+        }
+    }
+
+    fn find<'a>(all: &'a [ConfigDescription], name: &str) -> &'a ConfigDescription {
+        all.iter()
+            .find(|d| d.name == name)
+            .unwrap_or_else(|| panic!("{name} is described"))
+    }
+
+    #[test]
+    fn broker_describe_matches_kafka() {
+        use ConfigSource::{Default, StaticBroker};
+        let config = described();
+        let all = config.describe();
+        assert!(all.windows(2).all(|w| w[0].name < w[1].name));
+
+        let e = find(&all, "broker.id");
+        assert_eq!((e.value.as_deref(), e.source), (Some("1"), StaticBroker));
+        assert_eq!(
+            e.synonyms,
+            [
+                syn("broker.id", Some("1"), StaticBroker),
+                syn("broker.id", Some("-1"), Default)
+            ]
+        );
+        let e = find(&all, "log.retention.hours");
+        assert_eq!(
+            e.synonyms,
+            [
+                syn("log.retention.hours", Some("100"), StaticBroker),
+                syn("log.retention.hours", Some("168"), Default)
+            ]
+        );
+        assert_eq!(e.config_type, 3);
+        let e = find(&all, "log.retention.ms");
+        assert_eq!((e.value.as_deref(), e.source), (None, Default));
+        assert!(e.synonyms.is_empty());
+        let e = find(&all, "listeners");
+        assert_eq!(
+            e.synonyms,
+            [
+                syn(
+                    "listeners",
+                    Some("PLAINTEXT://127.0.0.1:39192,CONTROLLER://127.0.0.1:39193"),
+                    StaticBroker
+                ),
+                syn("listeners", Some("PLAINTEXT://:9092"), Default)
+            ]
+        );
+        let e = find(&all, "controller.quorum.bootstrap.servers");
+        assert_eq!(e.value.as_deref(), Some(""));
+        assert_eq!(
+            e.synonyms,
+            [syn(
+                "controller.quorum.bootstrap.servers",
+                Some(""),
+                Default
+            )]
+        );
+        let e = find(&all, "advertised.listeners");
+        assert_eq!((e.value.as_deref(), e.source), (None, Default));
+        let e = find(&all, "log.flush.interval.messages");
+        assert_eq!(e.value.as_deref(), Some("9223372036854775807"));
+        let e = find(&all, "log.cleaner.min.cleanable.ratio");
+        assert_eq!((e.value.as_deref(), e.config_type), (Some("0.5"), 6));
+        let e = find(&all, "foo.bar");
+        assert!(e.sensitive);
+        assert_eq!((e.value.as_deref(), e.source), (None, StaticBroker));
+        assert!(all.iter().all(|e| e.read_only));
+    }
+
+    #[test]
+    fn topic_describe_matches_kafka() {
+        use ConfigSource::{Default, DynamicTopic};
+        let config = described();
+        let overrides = BTreeMap::from([
+            ("retention.ms".to_string(), "1234".to_string()),
+            ("segment.bytes".to_string(), "2000000".to_string()),
+        ]);
+        let t1 = LogConfig::describe_topic(&config, &overrides);
+        assert_eq!(t1.len(), 33);
+        assert!(t1.windows(2).all(|w| w[0].name < w[1].name));
+        let e = find(&t1, "retention.ms");
+        assert_eq!((e.value.as_deref(), e.source), (Some("1234"), DynamicTopic));
+        assert_eq!(
+            e.synonyms,
+            [syn("retention.ms", Some("1234"), DynamicTopic)]
+        );
+        let e = find(&t1, "segment.bytes");
+        assert_eq!(
+            e.synonyms,
+            [
+                syn("segment.bytes", Some("2000000"), DynamicTopic),
+                syn("log.segment.bytes", Some("1073741824"), Default)
+            ]
+        );
+        assert!(!e.read_only);
+
+        let t2 = LogConfig::describe_topic(&config, &BTreeMap::new());
+        let e = find(&t2, "retention.ms");
+        assert_eq!((e.value.as_deref(), e.source), (Some("360000000"), Default));
+        assert!(e.synonyms.is_empty());
+        for (name, value) in [
+            ("flush.ms", "9223372036854775807"),
+            ("segment.ms", "604800000"),
+            ("segment.jitter.ms", "0"),
+            ("follower.replication.throttled.replicas", ""),
+            ("remote.storage.enable", "false"),
+        ] {
+            let e = find(&t2, name);
+            assert_eq!(e.value.as_deref(), Some(value), "{name}");
+            assert!(e.synonyms.is_empty(), "{name}");
+        }
+        let e = find(&t2, "cleanup.policy");
+        assert_eq!(
+            e.synonyms,
+            [syn("log.cleanup.policy", Some("delete"), Default)]
+        );
+        assert_eq!(e.config_type, 7);
+        let e = find(&t2, "delete.retention.ms");
+        assert_eq!(
+            e.synonyms,
+            [syn(
+                "log.cleaner.delete.retention.ms",
+                Some("86400000"),
+                Default
+            )]
+        );
+    }
+}
