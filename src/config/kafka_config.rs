@@ -64,8 +64,8 @@ impl KafkaConfig {
         data_dir: PathBuf,
         overrides: &[String],
     ) -> Result<Loaded, ConfigError> {
-        // invariant: the embedded text is constant and valid properties syntax (tested).
-        let mut props = Properties::parse(EMBEDDED_DEFAULT).expect("invariant: embedded default");
+        let parsed = Properties::parse(EMBEDDED_DEFAULT);
+        let mut props = parsed.expect("embedded default parses"); // invariant: constant text, tested
         props.set("log.dirs", data_dir.to_string_lossy());
         apply_overrides(&mut props, overrides);
         KafkaConfig::from_properties(&props, EMBEDDED_ORIGIN)

@@ -152,8 +152,7 @@ impl FieldValue for CompressionType {
 /// The topic values of the table are validated against the table's type and validator before
 /// they reach a field, so a conversion failure is a table/field mismatch (a code bug).
 fn field<T: FieldValue>(value: &Value) -> T {
-    // invariant: the table types every topic config the way its LogConfig field expects.
-    T::from_value(value).expect("invariant: topic table type matches LogConfig field")
+    T::from_value(value).expect("typed as its field") // invariant: table types match fields (tested)
 }
 
 /// One list ties each `LogConfig` field to its topic config name; it generates both the
@@ -257,8 +256,7 @@ impl LogConfig {
     pub(crate) fn from_broker(values: &BrokerValues) -> LogConfig {
         LogConfig::build(|name| match topic_def(name) {
             Some(t) => broker_topic_value(values, t),
-            // invariant: every LogConfig field names a topic config of the table (tested).
-            None => unreachable!("invariant: LogConfig field {name} is in the topic table"),
+            None => unreachable!("{name} has no row"), // invariant: every field has a row (tested)
         })
     }
 

@@ -53,15 +53,13 @@ impl BrokerValues {
 
     /// The value of a known config.
     pub fn get(&self, name: &str) -> &Value {
-        // invariant: callers name configs of the broker table (every one is tested by loading).
-        self.values
-            .get(name)
-            .expect("invariant: known broker config")
+        let value = self.values.get(name);
+        value.expect("known broker config") // invariant: callers name table rows (tested by loading)
     }
 
     fn typed<T>(&self, name: &str, convert: impl Fn(&Value) -> Option<T>) -> T {
-        // invariant: the table gives `name` the type the caller reads (tested by loading).
-        convert(self.get(name)).expect("invariant: broker config read with its table type")
+        let typed = convert(self.get(name));
+        typed.expect("read with its table type") // invariant: callers use the row's type (tested)
     }
 
     pub fn int(&self, name: &str) -> i32 {
@@ -87,10 +85,8 @@ impl BrokerValues {
 
     /// A `LIST` config (never null in the table).
     pub fn list(&self, name: &str) -> &[String] {
-        // invariant: the table gives `name` the LIST type (tested by loading).
-        self.get(name)
-            .as_list()
-            .expect("invariant: broker config read as a list")
+        let list = self.get(name).as_list();
+        list.expect("a LIST row") // invariant: callers read only LIST rows as lists (tested)
     }
 }
 

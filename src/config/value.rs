@@ -185,8 +185,10 @@ impl ConfigDef {
     pub fn default_value(&self) -> Value {
         match self.default {
             DefaultValue::Required | DefaultValue::Null => Value::Null,
-            // invariant: every table default parses with its own type (tested per table).
-            DefaultValue::Is(raw) => parse_type(self.ty, raw).expect("invariant: valid default"),
+            DefaultValue::Is(raw) => {
+                let parsed = parse_type(self.ty, raw);
+                parsed.expect("valid default") // invariant: table defaults parse (tested per table)
+            }
         }
     }
 
