@@ -1,7 +1,6 @@
 //! The group coordinator's settings, with Kafka's names and defaults.
 
 use crate::config::KafkaConfig;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// KIP-848 assignors the broker runs, in preference order: the first is the default.
@@ -54,41 +53,39 @@ impl Default for GroupConfig {
 }
 
 impl GroupConfig {
-    /// Reads the broker configuration. Settings the typed [`KafkaConfig`] does not carry yet are
-    /// read from the user's originals, falling back to Kafka's defaults.
+    /// Reads the broker configuration. The KIP-848 settings (`group.consumer.*`) are not
+    /// typed broker settings yet: they are read from the user's originals, falling back to
+    /// Kafka's defaults.
     pub fn from_broker(c: &KafkaConfig) -> GroupConfig {
         let d = GroupConfig::default();
-        let original = |key: &str| c.originals.get(key).map(|v| v.trim().to_string());
-        fn parse<T: FromStr>(v: Option<String>, default: T) -> T {
-            v.and_then(|v| v.parse().ok()).unwrap_or(default)
-        }
-        let positive = |v: i64| usize::try_from(v).unwrap_or(usize::MAX).max(1);
+        let original = |key: &str, default: i64| -> i64 {
+            c.originals
+                .get(key)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(default)
+        };
+        let count = |v: i64| usize::try_from(v).unwrap_or(usize::MAX).max(1);
         GroupConfig {
             initial_rebalance_delay_ms: i64::from(c.group_initial_rebalance_delay_ms.max(0)),
             min_session_timeout_ms: c.group_min_session_timeout_ms,
             max_session_timeout_ms: c.group_max_session_timeout_ms,
-            max_size: positive(parse(original("group.max.size"), d.max_size as i64)),
+            max_size: count(i64::from(c.group_max_size)),
             new_member_join_timeout_ms: d.new_member_join_timeout_ms,
             offsets_retention_ms: i64::from(c.offsets_retention_minutes) * 60_000,
-            offsets_retention_check_interval_ms: parse(
-                original("offsets.retention.check.interval.ms"),
-                d.offsets_retention_check_interval_ms,
+            offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms.max(1),
+            offset_metadata_max_bytes: usize::try_from(c.offset_metadata_max_bytes).unwrap_or(0),
+            consumer_session_timeout_ms: original(
+                "group.consumer.session.timeout.ms",
+                i64::from(d.consumer_session_timeout_ms),
             )
-            .max(1),
-            offset_metadata_max_bytes: parse(
-                original("offset.metadata.max.bytes"),
-                d.offset_metadata_max_bytes,
-            ),
-            consumer_session_timeout_ms: parse(
-                original("group.consumer.session.timeout.ms"),
-                d.consumer_session_timeout_ms,
-            ),
-            consumer_heartbeat_interval_ms: parse(
-                original("group.consumer.heartbeat.interval.ms"),
-                d.consumer_heartbeat_interval_ms,
-            ),
-            consumer_max_size: positive(parse(
-                original("group.consumer.max.size"),
+            .clamp(1, i64::from(i32::MAX)) as i32,
+            consumer_heartbeat_interval_ms: original(
+                "group.consumer.heartbeat.interval.ms",
+                i64::from(d.consumer_heartbeat_interval_ms),
+            )
+            .clamp(1, i64::from(i32::MAX)) as i32,
+            consumer_max_size: count(original(
+                "group.consumer.max.size",
                 d.consumer_max_size as i64,
             )),
         }

@@ -90,6 +90,23 @@ pub type FetchedOffsets = Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>;
 /// Per topic, per partition error code (0 = deleted or nothing to delete).
 pub type PartitionCodes = Vec<(String, Vec<(i32, i16)>)>;
 
+/// What an offset's retention counts from.
+enum ExpiryBase {
+    /// Its commit (simple groups, and groups that still have members).
+    CommitTime,
+    /// When the group became empty.
+    Since(i64),
+}
+
+impl ExpiryBase {
+    fn of(&self, offset: &CommittedOffset) -> i64 {
+        match self {
+            ExpiryBase::CommitTime => offset.commit_timestamp_ms,
+            ExpiryBase::Since(t) => *t,
+        }
+    }
+}
+
 /// Who commits: the group member fields of OffsetCommit (or OffsetFetch v9).
 pub struct Committer<'a> {
     pub member_id: &'a str,
@@ -377,28 +394,23 @@ impl Shard {
         let mut expired: Vec<(String, String, i32)> = Vec::new();
         let mut dead_groups = Vec::new();
         for group in groups.values() {
-            let base: Option<Box<dyn Fn(&CommittedOffset) -> i64>> = match &group.kind {
+            let base = match &group.kind {
                 GroupKind::Classic(g) => match (&g.protocol_type, g.state) {
-                    (None, _) => Some(Box::new(|o: &CommittedOffset| o.commit_timestamp_ms)),
-                    (Some(_), ClassicState::Empty) => {
-                        let since = g.state_timestamp_ms;
-                        Some(Box::new(move |_: &CommittedOffset| since))
-                    }
+                    (None, _) => Some(ExpiryBase::CommitTime),
+                    (Some(_), ClassicState::Empty) => Some(ExpiryBase::Since(g.state_timestamp_ms)),
                     (Some(_), ClassicState::Stable) if g.subscribed_topics().is_some() => {
-                        Some(Box::new(|o: &CommittedOffset| o.commit_timestamp_ms))
+                        Some(ExpiryBase::CommitTime)
                     }
                     _ => None,
                 },
-                GroupKind::Consumer(_) => {
-                    Some(Box::new(|o: &CommittedOffset| o.commit_timestamp_ms))
-                }
+                GroupKind::Consumer(_) => Some(ExpiryBase::CommitTime),
             };
             let Some(base) = base else { continue };
             let mut all_expired = true;
             for (topic, partition, offset) in group.offsets.iter() {
                 let is_expired = match offset.expire_timestamp_ms {
                     Some(at) => ctx.now_ms >= at,
-                    None => ctx.now_ms.saturating_sub(base(offset)) >= retention,
+                    None => ctx.now_ms.saturating_sub(base.of(offset)) >= retention,
                 };
                 if is_expired && !group.is_subscribed_to(topic) {
                     tombstones.push((records::offset_key(&group.id, topic, partition), None));
