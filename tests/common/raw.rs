@@ -101,7 +101,13 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
             producer_epoch: epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: if seq < 0 { -1 } else { seq + i as i32 },
+            // The encoder splits a batch wherever offset - sequence changes, so a
+            // non-idempotent batch numbers sequences from -1 (its base sequence stays -1).
+            sequence: if seq < 0 {
+                i as i32 - 1
+            } else {
+                seq + i as i32
+            },
             timestamp: 1_700_000_000_000 + i as i64,
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(Bytes::from(format!("v{i}"))),
