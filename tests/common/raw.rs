@@ -91,6 +91,11 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
         Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
     let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+    // Current timestamps: time-based segment rolling and retention go by record timestamps.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             transactional: false,
@@ -108,7 +113,7 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
             } else {
                 seq + i as i32
             },
-            timestamp: 1_700_000_000_000 + i as i64,
+            timestamp: now + i as i64,
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(Bytes::from(format!("v{i}"))),
             headers: Default::default(),
