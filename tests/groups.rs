@@ -366,3 +366,44 @@ fn consumer_protocol_kip_848_join_assign_commit_resume() {
     got.extend(more);
     assert_exactly_once(&got, 4, 20);
 }
+
+/// Runs every raw case and renders what it saw, one `case | step => value` line each.
+fn raw_observations(port: u16) -> String {
+    raw_cases::create_topic(port, "raw-topic");
+    let cases: [(&str, fn(u16) -> raw_cases::Observed); 6] = [
+        ("join", raw_cases::join_sync_heartbeat),
+        ("big", raw_cases::oversized_metadata),
+        ("offsets", |p| raw_cases::offsets(p, "raw-topic")),
+        ("static", raw_cases::static_fencing),
+        ("find", raw_cases::find_coordinator),
+        ("admin", raw_cases::admin),
+    ];
+    let mut lines = String::new();
+    for (name, case) in cases {
+        for (step, value) in case(port) {
+            lines.push_str(&format!("{name} | {step} => {value}\n"));
+        }
+    }
+    lines
+}
+
+/// Bad input and edge cases on the wire give exactly the answers Apache Kafka 4.1.1 gives.
+/// The expectations were recorded against Kafka (`scripts/apache-kafka.sh server`, with
+/// `group.initial.rebalance.delay.ms=0`); set `KAFKA_ORACLE_PORT` to check them against a
+/// running Kafka again (on fresh data).
+#[test]
+fn group_protocol_edge_cases_match_apache_kafka() {
+    let expected = include_str!("group_tests/kafka_4_1_1_expected.txt");
+    let b = TestBroker::start();
+    let strom = raw_observations(b.port);
+    for (want, got) in expected.lines().zip(strom.lines()) {
+        assert_eq!(got, want);
+    }
+    assert_eq!(strom.lines().count(), expected.lines().count());
+    if let Some(port) = std::env::var("KAFKA_ORACLE_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        assert_eq!(raw_observations(port), expected);
+    }
+}
