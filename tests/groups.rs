@@ -120,11 +120,22 @@ fn assigned(c: &Group) -> BTreeSet<i32> {
 /// One consumed message: which consumer got it, where it was, its value.
 type Got = (usize, i32, i64, String);
 
-/// Polls every consumer round-robin, committing each message synchronously, until `done`.
+/// Polls every consumer round-robin until `done`, committing each message synchronously.
 fn poll_until(
     consumers: &[&Group],
     got: &mut Vec<Got>,
     what: &str,
+    done: impl FnMut(&[Got]) -> bool,
+) {
+    poll_with(consumers, got, what, true, done)
+}
+
+/// Polls every consumer round-robin until `done`, committing each message if `commit_each`.
+fn poll_with(
+    consumers: &[&Group],
+    got: &mut Vec<Got>,
+    what: &str,
+    commit_each: bool,
     mut done: impl FnMut(&[Got]) -> bool,
 ) {
     let deadline = Instant::now() + WAIT;
@@ -135,7 +146,9 @@ fn poll_until(
                 let m = m.expect("consume error");
                 let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
                 got.push((i, m.partition(), m.offset(), value));
-                c.commit_message(&m, CommitMode::Sync).expect("commit");
+                if commit_each {
+                    c.commit_message(&m, CommitMode::Sync).expect("commit");
+                }
             }
         }
     }
@@ -202,10 +215,12 @@ fn three_consumers_split_six_partitions_and_take_over_without_loss() {
     assert_exactly_once(&got, 6, 100);
 }
 
-/// Consumes `want` new messages with one consumer, committing each, and returns them.
+/// Consumes `want` new messages with one consumer, then commits its positions on every
+/// partition in one OffsetCommit.
 fn consume_n(c: &Group, want: usize) -> Vec<Got> {
     let mut got = Vec::new();
-    poll_until(&[c], &mut got, "messages", |g| g.len() >= want);
+    poll_with(&[c], &mut got, "messages", false, |g| g.len() >= want);
+    c.commit_consumer_state(CommitMode::Sync).expect("commit");
     got
 }
 
@@ -367,10 +382,13 @@ fn consumer_protocol_kip_848_join_assign_commit_resume() {
     assert_exactly_once(&got, 4, 20);
 }
 
+/// A raw protocol case: port in, observations out.
+type RawCase = fn(u16) -> raw_cases::Observed;
+
 /// Runs every raw case and renders what it saw, one `case | step => value` line each.
 fn raw_observations(port: u16) -> String {
     raw_cases::create_topic(port, "raw-topic");
-    let cases: [(&str, fn(u16) -> raw_cases::Observed); 6] = [
+    let cases: [(&str, RawCase); 6] = [
         ("join", raw_cases::join_sync_heartbeat),
         ("big", raw_cases::oversized_metadata),
         ("offsets", |p| raw_cases::offsets(p, "raw-topic")),

@@ -424,3 +424,6 @@ impl ClassicGroup {
         group
     }
 }
+
+#[cfg(test)]
+mod tests;
