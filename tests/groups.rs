@@ -425,3 +425,52 @@ fn group_protocol_edge_cases_match_apache_kafka() {
         assert_eq!(raw_observations(port), expected);
     }
 }
+
+/// Time from a new consumer's creation to its first message, librdkafka defaults apart from
+/// reading from the start (the message is already there).
+fn time_to_first_message(bootstrap: &str, group: &str, topic: &str) -> Duration {
+    let started = Instant::now();
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).unwrap();
+    loop {
+        assert!(started.elapsed() < WAIT, "no message");
+        if let Some(m) = c.poll(Duration::from_millis(10)) {
+            m.expect("consume");
+            return started.elapsed();
+        }
+    }
+}
+
+/// The first message reaches a new member within the configured initial rebalance delay
+/// plus protocol round trips: no artificial waits (a Rust broker we examined held the first
+/// JoinGroup for ~23 s).
+#[test]
+fn first_message_arrives_without_artificial_waits() {
+    for delay_ms in [0u64, 3000] {
+        let delay = delay_ms.to_string();
+        let b = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", &delay)]);
+        create_topic(&b, "first", 1);
+        produce(&b, "first", 1, 0, 1);
+        // The first group also creates __consumer_offsets; the second finds it there.
+        let fresh = time_to_first_message(&b.bootstrap(), "first-a", "first");
+        let warm = time_to_first_message(&b.bootstrap(), "first-b", "first");
+        eprintln!(
+            "group.initial.rebalance.delay.ms={delay_ms}: first message after {fresh:?} \
+             (new broker), {warm:?} (existing offsets topic)"
+        );
+        let bound = Duration::from_millis(delay_ms + 2000);
+        assert!(
+            fresh < bound && warm < bound,
+            "{fresh:?}/{warm:?} exceed {bound:?}"
+        );
+        assert!(
+            warm >= Duration::from_millis(delay_ms),
+            "the configured delay is honoured"
+        );
+    }
+}
