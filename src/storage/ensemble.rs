@@ -80,14 +80,14 @@ impl Ensemble {
                     Some(_) => {}
                 }
             }
-            if let Some(id) = meta.directory_id {
-                if let Some(first) = seen.insert(id, dir) {
-                    return Err(StorageError::DuplicateDirectoryId {
-                        id: kafka_uuid::to_kafka_string(id),
-                        first: first.to_path_buf(),
-                        second: dir.clone(),
-                    });
-                }
+            if let Some(id) = meta.directory_id
+                && let Some(first) = seen.insert(id, dir)
+            {
+                return Err(StorageError::DuplicateDirectoryId {
+                    id: kafka_uuid::to_kafka_string(id),
+                    first: first.to_path_buf(),
+                    second: dir.clone(),
+                });
             }
         }
         Ok(())

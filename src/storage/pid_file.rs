@@ -57,10 +57,10 @@ impl PidFile {
 impl Drop for PidFile {
     fn drop(&mut self) {
         // Only remove the file if it is still ours (a second broker may have replaced it).
-        if matches!(read_pid(&self.path), Ok(Some(pid)) if pid == self.pid as i32) {
-            if let Err(e) = fs::remove_file(&self.path) {
-                tracing::warn!("Failed to delete pid file {}: {e}", self.path.display());
-            }
+        if matches!(read_pid(&self.path), Ok(Some(pid)) if pid == self.pid as i32)
+            && let Err(e) = fs::remove_file(&self.path)
+        {
+            tracing::warn!("Failed to delete pid file {}: {e}", self.path.display());
         }
     }
 }
