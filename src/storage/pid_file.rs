@@ -108,17 +108,20 @@ pub fn stop(config: &KafkaConfig, timeout: Duration) -> Result<StopOutcome, Stor
     if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
         return Err(StorageError::io(&path)(std::io::Error::last_os_error()));
     }
+    // Done when the process is gone or, having shut down cleanly, removed its pid file (its
+    // parent may not have reaped it yet, and a zombie still answers kill(pid, 0)).
+    let finished = || !is_alive(pid) || !matches!(read_pid(&path), Ok(Some(p)) if p == pid);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if !is_alive(pid) {
+        if finished() {
             return Ok(StopOutcome::Stopped(pid));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(if is_alive(pid) {
-        StopOutcome::StillRunning(pid)
-    } else {
+    Ok(if finished() {
         StopOutcome::Stopped(pid)
+    } else {
+        StopOutcome::StillRunning(pid)
     })
 }
 
