@@ -32,7 +32,8 @@ struct LabelArg {
 
 #[derive(Debug, Args)]
 struct AgentArgs {
-    /// The broker's server.properties (default: Homebrew's etc/kafka/server.properties).
+    /// The broker's server.properties (default: Homebrew's etc/kafka/server.properties if
+    /// installed, else none: the broker's embedded default).
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
     #[command(flatten)]
@@ -71,10 +72,10 @@ pub fn default_config() -> Option<PathBuf> {
 }
 
 fn agent(args: AgentArgs) -> Result<LaunchAgent, String> {
-    let config = args.config.or_else(default_config).ok_or(
-        "No server.properties given and none found in Homebrew's etc/kafka; pass --config FILE",
-    )?;
-    let config = std::path::absolute(&config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let config = match args.config.or_else(default_config) {
+        Some(c) => Some(std::path::absolute(&c).map_err(|e| format!("{}: {e}", c.display()))?),
+        None => None,
+    };
     let program = match args.program {
         Some(p) => p,
         None => {
@@ -87,7 +88,8 @@ fn agent(args: AgentArgs) -> Result<LaunchAgent, String> {
             .map(|b| b.home_dir().join("Library/Logs/strom"))
             .ok_or("cannot determine the home directory; pass --log-dir")?,
     };
-    let mut agent = LaunchAgent::for_broker(&program, &config, &args.label.label, &log_dir);
+    let mut agent =
+        LaunchAgent::for_broker(&program, config.as_deref(), &args.label.label, &log_dir);
     agent.process_type = args.process_type;
     agent.environment_variables = args.env.into_iter().collect::<BTreeMap<_, _>>();
     Ok(agent)

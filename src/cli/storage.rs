@@ -64,7 +64,8 @@ struct FormatArgs {
 /// `strom stop`: stop the broker that uses a configuration's storage.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// The broker's server.properties (default: Homebrew's etc/kafka/server.properties).
+    /// The broker's server.properties (default: Homebrew's etc/kafka/server.properties, then
+    /// the embedded default of `strom server` without a config).
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
     /// The same file given positionally.
@@ -138,23 +139,37 @@ fn run_info(path: &Path) -> Result<ExitCode, String> {
     })
 }
 
+/// The configurations whose broker `stop` looks for: the one given, else Homebrew's
+/// server.properties (if installed) and the embedded default `strom server` runs without one.
+fn stop_candidates(args: &StopArgs) -> Result<Vec<KafkaConfig>, String> {
+    if let Some(path) = args.config.as_ref().or(args.config_file.as_ref()) {
+        return Ok(vec![load(path)?]);
+    }
+    let mut configs = Vec::new();
+    if let Some(path) = super::service::default_config() {
+        configs.push(load(&path)?);
+    }
+    if let Some(dir) = super::server::default_data_dir() {
+        configs.push(
+            KafkaConfig::embedded_default(dir, &[])
+                .map_err(|e| e.to_string())?
+                .config,
+        );
+    }
+    Ok(configs)
+}
+
 /// Runs `strom stop` / `kafka-server-stop`.
 pub fn stop(args: StopArgs) -> ExitCode {
-    let path = match args
-        .config
-        .or(args.config_file)
-        .or_else(super::service::default_config)
-    {
-        Some(path) => path,
-        None => {
-            eprintln!(
-                "No server.properties given and none found in Homebrew's etc/kafka; pass --config FILE"
-            );
-            return ExitCode::FAILURE;
+    let timeout = Duration::from_secs(args.timeout);
+    let result = stop_candidates(&args).and_then(|configs| {
+        for config in &configs {
+            match pid_file::stop(config, timeout).map_err(|e| e.to_string())? {
+                StopOutcome::NotRunning => continue,
+                outcome => return Ok(outcome),
+            }
         }
-    };
-    let result = load(&path).and_then(|config| {
-        pid_file::stop(&config, Duration::from_secs(args.timeout)).map_err(|e| e.to_string())
+        Ok(StopOutcome::NotRunning)
     });
     match result {
         Ok(StopOutcome::Stopped(pid)) => {

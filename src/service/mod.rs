@@ -73,13 +73,14 @@ pub struct KeepAlive {
 pub struct LaunchAgent {
     /// Unique job name, also the plist's file name.
     pub label: String,
-    /// `strom server --config FILE`, with absolute paths (launchd has no shell or PATH).
+    /// `strom server [--config FILE]`, with absolute paths (launchd has no shell or PATH).
     pub program_arguments: Vec<String>,
     /// Start at login.
     pub run_at_load: bool,
     /// Restart after a crash.
     pub keep_alive: KeepAlive,
-    /// Where relative paths in server.properties resolve: the config file's directory.
+    /// Where relative paths in server.properties resolve: the config file's directory (the log
+    /// directory without a config).
     pub working_directory: String,
     /// Human-readable log lines (Strom logs to stderr; stdout gets the same file).
     pub standard_out_path: String,
@@ -96,26 +97,28 @@ pub struct LaunchAgent {
 }
 
 impl LaunchAgent {
-    /// The agent running `program server --config config`, logging to `log_dir/strom.log`.
-    pub fn for_broker(program: &Path, config: &Path, label: &str, log_dir: &Path) -> LaunchAgent {
+    /// The agent running `program server --config config` (or plain `program server`, the
+    /// embedded default, without a config), logging to `log_dir/strom.log`.
+    pub fn for_broker(
+        program: &Path,
+        config: Option<&Path>,
+        label: &str,
+        log_dir: &Path,
+    ) -> LaunchAgent {
         let log = log_dir.join("strom.log").display().to_string();
+        let mut program_arguments = vec![program.display().to_string(), "server".into()];
+        if let Some(config) = config {
+            program_arguments.extend(["--config".into(), config.display().to_string()]);
+        }
+        let working_directory = config.and_then(Path::parent).unwrap_or(log_dir);
         LaunchAgent {
             label: label.to_string(),
-            program_arguments: vec![
-                program.display().to_string(),
-                "server".into(),
-                "--config".into(),
-                config.display().to_string(),
-            ],
+            program_arguments,
             run_at_load: true,
             keep_alive: KeepAlive {
                 successful_exit: false,
             },
-            working_directory: config
-                .parent()
-                .unwrap_or(Path::new("/"))
-                .display()
-                .to_string(),
+            working_directory: working_directory.display().to_string(),
             standard_out_path: log.clone(),
             standard_error_path: log,
             process_type: ProcessType::Interactive,
@@ -215,7 +218,7 @@ mod tests {
     fn agent() -> LaunchAgent {
         LaunchAgent::for_broker(
             Path::new("/opt/homebrew/bin/strom"),
-            Path::new("/opt/homebrew/etc/kafka/server.properties"),
+            Some(Path::new("/opt/homebrew/etc/kafka/server.properties")),
             DEFAULT_LABEL,
             Path::new("/Users/me/Library/Logs/strom"),
         )
@@ -296,6 +299,13 @@ mod tests {
                 .and_then(|v| v.as_string()),
             Some("debug")
         );
+    }
+
+    #[test]
+    fn without_a_config_the_agent_runs_the_embedded_default() {
+        let agent = LaunchAgent::for_broker(Path::new("/bin/strom"), None, "l", Path::new("/logs"));
+        assert_eq!(agent.program_arguments, ["/bin/strom", "server"]);
+        assert_eq!(agent.working_directory, "/logs");
     }
 
     #[cfg(not(target_os = "macos"))]
