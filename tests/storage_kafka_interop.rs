@@ -1,6 +1,7 @@
 //! Storage formatted by Apache Kafka 4.1.1 works with Strom and the other way round, using
 //! the real Kafka storage tool and broker from Maven Central (`scripts/apache-kafka.sh`).
-//! Slow (each test starts JVMs), so kept to two tests in a file of their own.
+//! Slow (each test starts JVMs), so kept to two tests in a file of their own. The second also
+//! runs Strom's client tools (`strom topics/produce/consume`) against the real broker.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -151,7 +152,39 @@ fn strom_formatted_storage_is_accepted_by_kafka() {
             .spawn()
             .expect("Kafka broker starts");
     wait_until_listening(&mut broker, port, "Apache Kafka");
-    std::thread::sleep(Duration::from_secs(2));
+    // Strom's own client tools against the real broker (the Homebrew test uses them).
+    let bootstrap = format!("--bootstrap-server=127.0.0.1:{port}");
+    let created = strom(&[
+        "topics",
+        "--create",
+        "--topic",
+        "interop",
+        "--partitions",
+        "2",
+        &bootstrap,
+    ]);
+    let mut producer = Command::new(STROM)
+        .args(["produce", "--topic", "interop", &bootstrap])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("strom produce starts");
+    {
+        use std::io::Write;
+        let mut stdin = producer.stdin.take().expect("piped stdin");
+        stdin.write_all(b"first\nsecond\n").expect("lines written");
+    }
+    let produced = producer.wait().expect("producer exits");
+    let consumed = strom(&[
+        "consume",
+        "--topic",
+        "interop",
+        "--from-beginning",
+        "--max-messages",
+        "2",
+        "--timeout-ms",
+        "30000",
+        &bootstrap,
+    ]);
     let still_running = broker.try_wait().expect("pollable").is_none();
     broker.kill().expect("Kafka stopped");
     broker.wait().expect("reaped");
@@ -162,4 +195,18 @@ fn strom_formatted_storage_is_accepted_by_kafka() {
         "{log}"
     );
     assert!(!log.contains(" ERROR "), "{log}");
+    assert!(
+        created.status.success(),
+        "topics --create: {}",
+        text(&created.stderr)
+    );
+    assert_eq!(text(&created.stdout), "Created topic interop.\n");
+    assert!(produced.success());
+    assert!(
+        consumed.status.success(),
+        "consume: {}",
+        text(&consumed.stderr)
+    );
+    assert_eq!(text(&consumed.stdout), "first\nsecond\n");
+    assert_eq!(text(&consumed.stderr), "Processed a total of 2 messages\n");
 }

@@ -153,8 +153,9 @@ fn control(offset: i64, kind: i16, value: Bytes) -> Record {
     }
 }
 
-/// A plain metadata record with no key, outside any producer session.
-fn data(offset: i64, value: Bytes) -> Record {
+/// A plain record with no key, outside any producer session (also what Strom's command-line
+/// producer sends).
+pub fn data(offset: i64, value: Bytes) -> Record {
     Record {
         transactional: false,
         control: false,
@@ -172,10 +173,10 @@ fn data(offset: i64, value: Bytes) -> Record {
     }
 }
 
-/// Encodes each slice as one v2 batch stamped with `now_ms`. The encoder keeps records in one
-/// batch only while `offset - sequence` stays constant, so sequences are laid out from -1
-/// (Kafka's "no sequence", the batch's base sequence) alongside the offsets.
-fn encode(batches: &[&[Record]], now_ms: i64) -> Bytes {
+/// Encodes each slice as one uncompressed v2 batch stamped with `now_ms`. The encoder keeps
+/// records in one batch only while `offset - sequence` stays constant, so sequences are laid
+/// out from -1 (Kafka's "no sequence", the batch's base sequence) alongside the offsets.
+pub fn encode(batches: &[&[Record]], now_ms: i64) -> Bytes {
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
