@@ -38,7 +38,8 @@ impl RawClient {
         header
             .encode(&mut buf, key.request_header_version(version))
             .unwrap();
-        req.encode(&mut buf, version).unwrap();
+        req.encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("encoding {key:?} v{version} request: {e}"));
         buf
     }
 
