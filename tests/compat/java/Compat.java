@@ -110,7 +110,10 @@ public final class Compat {
         all.addAll(second);
         step("key-partition-order", () -> checkKeyOrder(all));
 
-        List<String> sent = new ArrayList<>();
+        // Every feature batch goes to the features topic, all are read back in one pass, and
+        // the lines are printed in step order.
+        Map<String, String> produceError = new HashMap<>();
+        int sent = 0;
         for (String tag : FEATURES) {
             List<ProducerRecord<String, String>> batch = new ArrayList<>();
             for (int i = 0; i < FEATURE_BATCH; i++) {
@@ -121,29 +124,28 @@ public final class Compat {
             }
             try {
                 produce(batch, tag.equals("headers") || tag.equals("timestamps") ? null : tag);
-                sent.add(tag);
+                sent++;
             } catch (Exception e) {
                 e.printStackTrace();
-                report(tag, false, "produce failed: " + e);
+                produceError.put(tag, "produce failed: " + e);
             }
         }
-        List<Rec> records;
+        List<Rec> records = List.of();
+        String consumeError = null;
         try {
-            records = consumePartition(features, FEATURE_BATCH * sent.size());
+            records = consumePartition(features, FEATURE_BATCH * sent);
         } catch (Exception e) {
             e.printStackTrace();
-            for (String tag : sent) {
-                report(tag, false, "consuming the batches failed: " + e);
-            }
-            System.exit(1);
-            return;
+            consumeError = "consuming the batches failed: " + e;
         }
         Map<String, List<Rec>> byTag = new HashMap<>();
         for (Rec r : records) {
             byTag.computeIfAbsent(r.value().split(":", 2)[0], k -> new ArrayList<>()).add(r);
         }
-        for (String tag : sent) {
-            Check c = checkFeature(tag, byTag.getOrDefault(tag, List.of()));
+        for (String tag : FEATURES) {
+            String error = produceError.getOrDefault(tag, consumeError);
+            Check c = error != null ? new Check(false, error)
+                    : checkFeature(tag, byTag.getOrDefault(tag, List.of()));
             report(tag, c.ok(), c.detail());
         }
         System.exit(failed ? 1 : 0);
