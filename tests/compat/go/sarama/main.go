@@ -78,7 +78,11 @@ func (c client) Produce(topic string, msgs []scenario.Message, feature string) e
 		}
 		out[i] = pm
 	}
-	return producer.SendMessages(out)
+	err = producer.SendMessages(out)
+	if errs, ok := err.(sarama.ProducerErrors); ok && len(errs) > 0 {
+		return fmt.Errorf("%w (first: %v)", err, errs[0].Err)
+	}
+	return err
 }
 
 func toRecord(m *sarama.ConsumerMessage) scenario.Record {
