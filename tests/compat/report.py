@@ -51,15 +51,21 @@ def judge(name, rc, out_text):
             steps[int(found.group(1))] = (found.group(2), found.group(3), found.group(4))
     passed = sum(1 for _, status, _ in steps.values() if status == "PASS")
     applicable = STEPS - sum(1 for _, status, _ in steps.values() if status == "SKIP")
-    failed = [f"{n} {name_}: {detail}" for n, (name_, status, detail) in sorted(steps.items())
-              if status == "FAIL"]
+    failed = [
+        f"{n} {name_}: {detail}"
+        for n, (name_, status, detail) in sorted(steps.items())
+        if status == "FAIL"
+    ]
     missing = [n for n in range(1, STEPS + 1) if n not in steps]
     if missing:
         failed.append(f"no result for steps {missing} (exit code {rc}; see the log)")
     elif rc != 0 and not failed:
         failed.append(f"exit code {rc}")
-    skipped = [f"{name_}: {detail}" for _, (name_, status, detail) in sorted(steps.items())
-               if status == "SKIP"]
+    skipped = [
+        f"{name_}: {detail}"
+        for _, (name_, status, detail) in sorted(steps.items())
+        if status == "SKIP"
+    ]
     return {
         "client": name,
         "status": "FAIL" if failed else "PASS",
@@ -80,8 +86,9 @@ def record(results, entry):
 def line(entry):
     if entry["status"] == "SKIPPED":
         return f"SKIPPED {entry['client']} {entry['version']} 0/{STEPS} ({entry['reason']})"
-    return (f"{entry['status']} {entry['client']} {entry['version']} "
-            f"{entry['passed']}/{entry['steps']}")
+    return (
+        f"{entry['status']} {entry['client']} {entry['version']} {entry['passed']}/{entry['steps']}"
+    )
 
 
 def cell(text):
@@ -98,11 +105,14 @@ def table(entries):
             notes = [f"FAIL {f}" for f in e["failed"]] + [f"SKIP {s}" for s in e["skipped"]]
         if e["client"] in NOTES:
             notes.append(NOTES[e["client"]])
-        rows.append(f"| {e['client']} | {e['version']} | {cell(e.get('engine', ''))} | {steps} "
-                    f"| {cell('; '.join(notes))} |")
+        rows.append(
+            f"| {e['client']} | {e['version']} | {cell(e.get('engine', ''))} | {steps} "
+            f"| {cell('; '.join(notes))} |"
+        )
     for e in ELSEWHERE:
-        rows.append(f"| {e['client']} | {e['version']} | {e['engine']} | {e['steps']} "
-                    f"| {e['notes']} |")
+        rows.append(
+            f"| {e['client']} | {e['version']} | {e['engine']} | {e['steps']} | {e['notes']} |"
+        )
     return "\n".join(rows)
 
 
@@ -123,7 +133,7 @@ def update_doc(doc, broker, section):
     text = doc.read_text(encoding="utf-8") if doc.exists() else HEADER
     block = f"{begin}\n{section}\n{end}"
     if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     doc.write_text(text, encoding="utf-8")
@@ -148,8 +158,9 @@ def main(argv):
     if cmd == "finish" and len(argv) == 6:
         results, broker, label, doc = argv[2], argv[3], argv[4], Path(argv[5])
         entries = [json.loads(x) for x in Path(results).read_text().splitlines() if x.strip()]
-        counts = {s: sum(1 for e in entries if e["status"] == s)
-                  for s in ("PASS", "FAIL", "SKIPPED")}
+        counts = {
+            s: sum(1 for e in entries if e["status"] == s) for s in ("PASS", "FAIL", "SKIPPED")
+        }
         update_doc(doc, broker, f"## {label}\n\n{table(entries)}")
         print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIPPED']} skipped")
         return 1 if counts["FAIL"] else 0

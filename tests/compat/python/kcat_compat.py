@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from typing import ClassVar
 
 import scenario as sc
 
@@ -32,7 +33,9 @@ def run_kcat(bootstrap, args, stdin=None, timeout=sc.PHASE_TIMEOUT_S):
     """Runs kcat; returns stdout, or what it printed before `timeout` if it had to be killed."""
     cmd = [KCAT, "-b", bootstrap, "-q", *args]
     try:
-        proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         return out
@@ -65,7 +68,7 @@ class Kcat(sc.Client):
     name = "kcat"
     version, librdkafka = kcat_version()
     engine = f"librdkafka-{librdkafka}"
-    unsupported = {"timestamps": "kcat -P cannot set a message timestamp"}
+    unsupported: ClassVar[dict] = {"timestamps": "kcat -P cannot set a message timestamp"}
 
     def __init__(self, bootstrap):
         self.bootstrap = bootstrap
@@ -108,8 +111,7 @@ class Kcat(sc.Client):
         # when -c makes it close: exactly the `want` consumed.
         out = run_kcat(
             self.bootstrap,
-            ["-G", group, topic, "-c", str(want), "-f", FORMAT,
-             "-X", "auto.offset.reset=earliest"],
+            ["-G", group, topic, "-c", str(want), "-f", FORMAT, "-X", "auto.offset.reset=earliest"],
         )
         return parse(out)
 

@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 MESSAGES = 1000
 KEYS = 50
@@ -193,7 +194,7 @@ class Client:
     version = ""
     engine = ""
     # feature -> reason, for features the client cannot do (reported as SKIP).
-    unsupported: dict = {}
+    unsupported: ClassVar[dict] = {}
 
     def create_topics(self, topic, partitions, features):
         """Creates `topic` with `partitions` and the 1-partition `features` topic; returns the
