@@ -76,8 +76,14 @@ mod tests {
 
     #[test]
     fn kafka_script_names_map_to_subcommands() {
-        assert_eq!(rw(&["/usr/bin/kafka-storage", "random-uuid"]), ["strom", "storage", "random-uuid"]);
-        assert_eq!(rw(&["kafka-server-start.sh", "a.properties"]), ["strom", "server", "a.properties"]);
+        assert_eq!(
+            rw(&["/usr/bin/kafka-storage", "random-uuid"]),
+            ["strom", "storage", "random-uuid"]
+        );
+        assert_eq!(
+            rw(&["kafka-server-start.sh", "a.properties"]),
+            ["strom", "server", "a.properties"]
+        );
         assert_eq!(rw(&["kafka-server-stop"]), ["strom", "stop"]);
         assert_eq!(rw(&["strom", "server"]), ["strom", "server"]);
     }

@@ -1,12 +1,18 @@
-//! `strom server`: run the broker.
+//! `strom server` (and `kafka-server-start`): run the broker.
 
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use strom::config::KafkaConfig;
+use strom::server::Broker;
+use strom::storage::format::ensure_formatted;
+use strom::storage::pid_file::PidFile;
+use tracing::{error, warn};
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Kafka server.properties file (also accepted as a positional argument).
+    /// Kafka server.properties file. Without one, Strom runs on its embedded default:
+    /// PLAINTEXT://127.0.0.1:9092, data in the platform data directory.
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
     /// The same file given positionally, as kafka-server-start takes it.
@@ -15,8 +21,103 @@ pub struct ServerArgs {
     /// Override a property: --override key=value (repeatable), as in Kafka.
     #[arg(long = "override", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Log level (TRACE, DEBUG, INFO, WARN, ERROR); RUST_LOG takes precedence.
+    #[arg(long)]
+    pub log_level: Option<String>,
 }
 
-pub fn run(_args: ServerArgs) -> ExitCode {
-    ExitCode::FAILURE
+/// Where the embedded default keeps its data: the platform data directory
+/// (`~/Library/Application Support/io.strom.strom` on macOS, `~/.local/share/strom` on Linux).
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("io", "strom", "strom").map(|d| d.data_dir().to_path_buf())
+}
+
+pub fn run(args: ServerArgs) -> ExitCode {
+    strom::logging::init(args.log_level.as_deref());
+    let loaded = match args.config.or(args.config_file) {
+        Some(path) => KafkaConfig::load(&path, &args.overrides),
+        None => match default_data_dir() {
+            Some(dir) => KafkaConfig::embedded_default(dir, &args.overrides),
+            None => {
+                error!(
+                    "Cannot determine the platform data directory (no home directory); pass --config FILE"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    let config = loaded.config;
+    let storage = match ensure_formatted(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _pid_file = match PidFile::create(&config) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            warn!("{e}; kafka-server-stop will not find this broker");
+            None
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!("Cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let broker = Broker::start(config, storage.cluster_id).await?;
+        broker.run(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM (what launchd and kafka-server-stop send) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

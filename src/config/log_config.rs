@@ -62,7 +62,10 @@ impl Default for LogConfig {
             retention_bytes: -1,
             max_message_bytes: 1_048_588,
             message_timestamp_type: TimestampType::CreateTime,
-            cleanup_policy: CleanupPolicy { delete: true, compact: false },
+            cleanup_policy: CleanupPolicy {
+                delete: true,
+                compact: false,
+            },
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             min_insync_replicas: 1,
@@ -70,5 +73,19 @@ impl Default for LogConfig {
             segment_jitter_ms: 0,
             preallocate: false,
         }
+    }
+}
+
+/// TEMPORARY stub until the config branch lands.
+impl LogConfig {
+    pub fn with_overrides(
+        &self,
+        overrides: &std::collections::BTreeMap<String, String>,
+    ) -> Result<LogConfig, super::ConfigError> {
+        let mut c = self.clone();
+        if let Some(v) = overrides.get("retention.ms") {
+            c.retention_ms = v.parse().map_err(|_| super::ConfigError(v.clone()))?;
+        }
+        Ok(c)
     }
 }

@@ -96,3 +96,60 @@ pub struct KafkaConfig {
     /// Every key/value the user set (file and overrides), for DescribeConfigs sources.
     pub originals: BTreeMap<String, String>,
 }
+
+/// TEMPORARY stub until the config branch lands.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// TEMPORARY stubs until the config branch lands.
+#[derive(Debug, Clone, Copy)]
+pub enum ConfigSource {
+    DynamicTopic = 1,
+    StaticBroker = 4,
+    Default = 5,
+}
+pub struct ConfigSynonym {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+}
+pub struct ConfigDescription {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+    pub read_only: bool,
+    pub sensitive: bool,
+    pub config_type: i8,
+    pub documentation: Option<String>,
+    pub synonyms: Vec<ConfigSynonym>,
+}
+impl KafkaConfig {
+    pub fn describe(&self) -> Vec<ConfigDescription> {
+        vec![]
+    }
+    pub fn embedded_default(
+        data_dir: PathBuf,
+        overrides: &[String],
+    ) -> Result<Loaded, ConfigError> {
+        let _ = (data_dir, overrides);
+        Err(ConfigError("stub".into()))
+    }
+    pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, ConfigError> {
+        let _ = (path, overrides);
+        Err(ConfigError("stub".into()))
+    }
+}
+impl LogConfig {
+    pub fn describe_topic(
+        broker: &KafkaConfig,
+        overrides: &BTreeMap<String, String>,
+    ) -> Vec<ConfigDescription> {
+        let _ = (broker, overrides);
+        vec![]
+    }
+}
+pub struct Loaded {
+    pub config: KafkaConfig,
+    pub warnings: Vec<String>,
+}

@@ -1,1 +1,6 @@
-//! TODO module coordinator
+//! Coordinators: state that spans partitions and connections. Today the producer-id
+//! allocator for idempotent producers; consumer groups and transactions join here.
+
+mod producer_ids;
+
+pub use producer_ids::{ProducerIdError, ProducerIdManager};

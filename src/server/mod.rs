@@ -1,1 +1,279 @@
-//! TODO module server
+//! The socket server and the broker's life cycle: start-up (catalog, logs, listeners),
+//! background tasks, and clean shutdown.
+
+mod background;
+mod connection;
+mod frame;
+
+use crate::config::{KafkaConfig, Listener};
+use crate::coordinator::{ProducerIdError, ProducerIdManager};
+use crate::handlers::{BrokerState, FetchSessionCache};
+use crate::log::{LogError, LogManager, TopicPartition};
+use crate::metadata::{CatalogError, TopicCatalog};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+/// How long shutdown waits for in-flight requests before closing connections anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("Socket server failed to bind to {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    ProducerIds(#[from] ProducerIdError),
+    #[error(
+        "No listener to serve clients on: every listener in 'listeners' is a controller listener"
+    )]
+    NoListener,
+}
+
+/// A listener bound to its socket, with what it advertises.
+struct BoundListener {
+    listener: Listener,
+    socket: TcpListener,
+    local: SocketAddr,
+    advertised: Listener,
+}
+
+/// A started broker: state loaded, sockets bound, not yet serving.
+pub struct Broker {
+    state: Arc<BrokerState>,
+    listeners: Vec<BoundListener>,
+}
+
+impl Broker {
+    /// Loads the catalog and the logs and binds every client listener. `cluster_id` comes
+    /// from formatted storage (`meta.properties`).
+    pub async fn start(config: KafkaConfig, cluster_id: String) -> Result<Broker, ServerError> {
+        let config = Arc::new(config);
+        let catalog = TopicCatalog::load(&config.metadata_log_dir, config.log.clone())?;
+        let threads = config.num_recovery_threads_per_data_dir.max(1) as usize;
+        let logs = {
+            let lookup = |topic: &str| {
+                catalog
+                    .get(topic)
+                    .map(|t| t.config.clone())
+                    .unwrap_or_else(|| config.log.clone())
+            };
+            LogManager::startup(&config.log_dirs, &lookup, threads)?
+        };
+        // A crash between writing the catalog and creating a log leaves a partition without a
+        // log: create it now.
+        for t in catalog.all() {
+            for p in 0..t.partitions {
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: p,
+                };
+                if logs.get(&tp).is_none() {
+                    logs.get_or_create(&tp, t.id, t.config.clone())?;
+                }
+            }
+        }
+        let producer_ids = ProducerIdManager::open(&config.metadata_log_dir)?;
+        let listeners = bind_listeners(&config).await?;
+        let state = Arc::new(BrokerState {
+            node_id: config.node_id,
+            cluster_id,
+            config,
+            catalog,
+            logs,
+            producer_ids,
+            fetch_sessions: FetchSessionCache::default(),
+            topic_admin: parking_lot::Mutex::new(()),
+        });
+        Ok(Broker { state, listeners })
+    }
+
+    /// The addresses the client listeners are bound to (useful with port 0).
+    pub fn local_addresses(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners
+            .iter()
+            .map(|l| (l.listener.name.clone(), l.local))
+            .collect()
+    }
+
+    /// Serves clients until `shutdown` resolves, then shuts down cleanly: stop accepting,
+    /// let in-flight requests finish, flush and checkpoint the logs, write the clean-shutdown
+    /// marker.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        let background = background::spawn(self.state.clone(), stop_rx.clone());
+        let mut accept_loops = JoinSet::new();
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel(64);
+        for l in self.listeners {
+            info!(
+                "Awaiting socket connections on {}:{} (listener {}, advertised as {}:{}).",
+                l.local.ip(),
+                l.local.port(),
+                l.listener.name,
+                l.advertised.host,
+                l.advertised.port
+            );
+            accept_loops.spawn(accept_loop(l, conn_tx.clone(), stop_rx.clone()));
+        }
+        drop(conn_tx);
+        info!(
+            "[KafkaServer id={}] started (cluster id {}, data in {})",
+            self.state.node_id,
+            self.state.cluster_id,
+            self.state
+                .config
+                .log_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = conn_rx.recv() => match accepted {
+                    Some((stream, info)) => {
+                        let state = self.state.clone();
+                        connections.spawn(connection::serve(stream, state, info, stop_rx.clone()));
+                    }
+                    None => break,
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        info!("[KafkaServer id={}] shutting down", self.state.node_id);
+        let _ = stop_tx.send(true);
+        accept_loops.shutdown().await;
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                "Closing {} connection(s) that did not finish within {:?}",
+                connections.len(),
+                SHUTDOWN_GRACE
+            );
+            connections.shutdown().await;
+        }
+        let _ = background.await;
+        let state = self.state.clone();
+        let result = tokio::task::spawn_blocking(move || state.logs.shutdown()).await;
+        match result {
+            Ok(Ok(())) => info!(
+                "[KafkaServer id={}] shut down completed",
+                self.state.node_id
+            ),
+            Ok(Err(e)) => {
+                error!("Error during log shutdown: {e}");
+                return Err(e.into());
+            }
+            Err(e) => error!("Log shutdown task failed: {e}"),
+        }
+        Ok(())
+    }
+}
+
+type Accepted = (tokio::net::TcpStream, crate::handlers::ConnectionInfo);
+
+async fn accept_loop(
+    l: BoundListener,
+    tx: tokio::sync::mpsc::Sender<Accepted>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = l.socket.accept() => a,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let advertised_host = if l.advertised.host.is_empty() {
+                    stream
+                        .local_addr()
+                        .map(|a| a.ip().to_string())
+                        .unwrap_or_default()
+                } else {
+                    l.advertised.host.clone()
+                };
+                let info = crate::handlers::ConnectionInfo {
+                    listener: l.listener.name.clone(),
+                    peer,
+                    advertised_host,
+                    advertised_port: i32::from(l.advertised.port),
+                };
+                if tx.send((stream, info)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                warn!("Error accepting connection on {}: {e}", l.local);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Binds every non-controller listener. The controller listener serves the KRaft quorum,
+/// which a single node does not need, so it is not opened.
+async fn bind_listeners(config: &KafkaConfig) -> Result<Vec<BoundListener>, ServerError> {
+    let mut bound = Vec::new();
+    for l in &config.listeners {
+        if config.controller_listener_names.contains(&l.name) {
+            continue;
+        }
+        let host = if l.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            l.host.trim_start_matches('[').trim_end_matches(']')
+        };
+        let address = format!("{host}:{}", l.port);
+        let socket =
+            TcpListener::bind((host, l.port))
+                .await
+                .map_err(|source| ServerError::Bind {
+                    address: address.clone(),
+                    source,
+                })?;
+        let local = socket
+            .local_addr()
+            .map_err(|source| ServerError::Bind { address, source })?;
+        let mut advertised = config
+            .advertised_listeners
+            .iter()
+            .find(|a| a.name == l.name)
+            .cloned()
+            .unwrap_or_else(|| l.clone());
+        if advertised.port == 0 {
+            advertised.port = local.port();
+        }
+        bound.push(BoundListener {
+            listener: l.clone(),
+            socket,
+            local,
+            advertised,
+        });
+    }
+    if bound.is_empty() {
+        return Err(ServerError::NoListener);
+    }
+    Ok(bound)
+}

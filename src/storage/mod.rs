@@ -1,1 +1,3 @@
-//! TODO module storage
+//! TEMPORARY stub (branch pkg owns this).
+pub mod format;
+pub mod pid_file;

@@ -1,0 +1,133 @@
+//! Produce (key 0): append producer batches to partition logs.
+//!
+//! The payload of each partition is handed to the log as bytes: validated and re-stamped
+//! in place, never decoded record by record.
+
+use super::{BrokerState, Handled, Reply, Request, decode_or_close, now_ms};
+use crate::log::TopicPartition;
+use crate::metadata::{TopicInfo, is_internal_topic};
+use bytes::BytesMut;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_request::PartitionProduceData;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+use std::sync::Arc;
+
+pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
+    let version = req.header.request_api_version;
+    let request: ProduceRequest = decode_or_close!(req);
+    let acks = request.acks;
+    let now = now_ms();
+    let mut any_error = false;
+    let responses: Vec<TopicProduceResponse> = request
+        .topic_data
+        .into_iter()
+        .map(|topic| {
+            // v13 names topics by id (KIP-516); older versions by name.
+            let info = if version >= 13 {
+                state.catalog.get_by_id(&topic.topic_id)
+            } else {
+                state.catalog.get(topic.name.as_str())
+            };
+            let missing = if version >= 13 {
+                ResponseError::UnknownTopicId
+            } else {
+                ResponseError::UnknownTopicOrPartition
+            };
+            let partitions = topic
+                .partition_data
+                .into_iter()
+                .map(|p| {
+                    let r = append_partition(state, info.as_deref(), missing, acks, p, now);
+                    any_error |= r.error_code != 0;
+                    r
+                })
+                .collect();
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_topic_id(topic.topic_id)
+                .with_partition_responses(partitions)
+        })
+        .collect();
+    if acks == 0 {
+        // Kafka sends nothing for acks=0; on error it closes the connection so the client
+        // notices and refreshes its metadata.
+        return Handled::Now(if any_error {
+            Reply::Close("error on acks=0 produce request".to_string())
+        } else {
+            Reply::Nothing
+        });
+    }
+    let body = ProduceResponse::default().with_responses(responses);
+    Handled::respond(ResponseKind::Produce(body), version)
+}
+
+fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(message.map(StrBytes::from_string))
+}
+
+fn append_partition(
+    state: &BrokerState,
+    topic: Option<&TopicInfo>,
+    missing: ResponseError,
+    acks: i16,
+    data: PartitionProduceData,
+    now: i64,
+) -> PartitionProduceResponse {
+    let index = data.index;
+    if !matches!(acks, -1..=1) {
+        return failed(index, ResponseError::InvalidRequiredAcks.code(), None);
+    }
+    let Some(topic) = topic.filter(|t| index >= 0 && index < t.partitions) else {
+        return failed(index, missing.code(), None);
+    };
+    if is_internal_topic(&topic.name) {
+        return failed(
+            index,
+            ResponseError::InvalidTopicException.code(),
+            Some(format!("Cannot append to internal topic {}", topic.name)),
+        );
+    }
+    if acks == -1 && topic.config.min_insync_replicas > 1 {
+        return failed(
+            index,
+            ResponseError::NotEnoughReplicas.code(),
+            Some(format!(
+                "The size of the current ISR Set(1) is insufficient to satisfy the min.isr requirement of {} for partition {}-{index}",
+                topic.config.min_insync_replicas, topic.name
+            )),
+        );
+    }
+    let tp = TopicPartition {
+        topic: topic.name.clone(),
+        partition: index,
+    };
+    let Some(log) = state.logs.get(&tp) else {
+        return failed(index, ResponseError::NotLeaderOrFollower.code(), None);
+    };
+    let records = match data.records {
+        Some(r) if !r.is_empty() => r,
+        _ => {
+            return failed(
+                index,
+                ResponseError::InvalidRecord.code(),
+                Some("Produce request has no record batches".to_string()),
+            );
+        }
+    };
+    match log.append_as_leader(BytesMut::from(records), now) {
+        Ok(info) => PartitionProduceResponse::default()
+            .with_index(index)
+            .with_base_offset(info.first_offset)
+            .with_log_append_time_ms(info.log_append_time)
+            .with_log_start_offset(info.log_start_offset),
+        Err(e) => failed(index, e.error_code(), Some(e.to_string())),
+    }
+}

@@ -1,0 +1,76 @@
+//! Periodic log maintenance, as Kafka's `LogManager` schedules it: retention, time-based
+//! flushes and recovery-point checkpoints.
+
+use crate::handlers::{BrokerState, now_ms};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// Kafka waits this long after start-up before the first retention pass (`InitialTaskDelayMs`).
+const INITIAL_DELAY: Duration = Duration::from_secs(30);
+
+fn interval_ms(ms: i64) -> Duration {
+    Duration::from_millis(ms.clamp(1, i64::from(i32::MAX)) as u64)
+}
+
+/// Spawns the maintenance loops; they end when `stop` turns true.
+pub fn spawn(state: Arc<BrokerState>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let cfg = &state.config;
+        let retention = every(
+            state.clone(),
+            stop.clone(),
+            INITIAL_DELAY,
+            interval_ms(cfg.log_retention_check_interval_ms),
+            |s| {
+                let deleted = s.logs.cleanup_logs(now_ms());
+                if deleted > 0 {
+                    info!("Log cleanup completed. {deleted} segment(s) deleted");
+                }
+            },
+        );
+        let flush = every(
+            state.clone(),
+            stop.clone(),
+            INITIAL_DELAY,
+            interval_ms(cfg.log_flush_scheduler_interval_ms),
+            |s| s.logs.flush_dirty_logs(now_ms()),
+        );
+        let checkpoint = every(
+            state.clone(),
+            stop.clone(),
+            INITIAL_DELAY,
+            interval_ms(cfg.log_flush_offset_checkpoint_interval_ms),
+            |s| {
+                if let Err(e) = s.logs.checkpoint() {
+                    warn!("Error while writing checkpoints: {e}");
+                }
+            },
+        );
+        let _ = tokio::join!(retention, flush, checkpoint);
+    })
+}
+
+/// Runs `task` on a blocking thread (it does file I/O) every `period` until stopped.
+async fn every(
+    state: Arc<BrokerState>,
+    mut stop: watch::Receiver<bool>,
+    initial: Duration,
+    period: Duration,
+    task: fn(&BrokerState),
+) {
+    let mut ticker =
+        tokio::time::interval_at(tokio::time::Instant::now() + initial.min(period), period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let s = state.clone();
+                let _ = tokio::task::spawn_blocking(move || task(&s)).await;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! A minimal blocking Kafka protocol client built on the `kafka-protocol` codecs, for tests
+//! that need exact control over the bytes on the wire.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+pub struct RawClient {
+    pub stream: TcpStream,
+    correlation: i32,
+}
+
+impl RawClient {
+    pub fn connect(port: u16) -> RawClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        RawClient {
+            stream,
+            correlation: 0,
+        }
+    }
+
+    /// Encodes header + body for `version` (without the size prefix).
+    pub fn encode<R: Request>(&mut self, req: &R, version: i16) -> BytesMut {
+        self.correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("strom-raw-test")));
+        let mut buf = BytesMut::new();
+        let key = ApiKey::try_from(R::KEY).unwrap();
+        header
+            .encode(&mut buf, key.request_header_version(version))
+            .unwrap();
+        req.encode(&mut buf, version).unwrap();
+        buf
+    }
+
+    /// Sends one framed payload as is.
+    pub fn send_frame(&mut self, payload: &[u8]) {
+        let mut frame = Vec::with_capacity(payload.len() + 4);
+        frame.put_i32(payload.len() as i32);
+        frame.extend_from_slice(payload);
+        self.stream.write_all(&frame).unwrap();
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads one response frame; None if the broker closed the connection.
+    pub fn read_frame(&mut self) -> Option<Bytes> {
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size).ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+        self.stream.read_exact(&mut body).ok()?;
+        Some(Bytes::from(body))
+    }
+
+    /// Sends a request and decodes its response.
+    pub fn call<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
+        let payload = self.encode(req, version);
+        self.send_frame(&payload);
+        let mut frame = self.read_frame().expect("response");
+        let key = ApiKey::try_from(R::KEY).unwrap();
+        let header =
+            ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
+        assert_eq!(header.correlation_id, self.correlation);
+        R::Response::decode(&mut frame, version).unwrap()
+    }
+
+    /// True if the broker closed the connection (reads EOF or reset within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        matches!(self.stream.read(&mut b), Ok(0) | Err(_))
+    }
+}
+
+/// Builds an uncompressed v2 record batch with `n` records (keys/values "k{i}"/"v{i}").
+pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: if seq < 0 { -1 } else { seq + i as i32 },
+            timestamp: 1_700_000_000_000 + i as i64,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::from(format!("v{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}
+
+/// Reads the i64 base offset at the front of a stored batch.
+pub fn base_offset(batch: &[u8]) -> i64 {
+    (&batch[..8]).get_i64()
+}
