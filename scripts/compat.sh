@@ -21,7 +21,7 @@ compat="$here/tests/compat"
 build="$compat/build"
 clients_all=(java confluent-kafka kafka-python aiokafka kafkajs kcat franz-go sarama
   sarama-debian kafka-go)
-client_timeout=${COMPAT_CLIENT_TIMEOUT:-240}
+client_timeout=${COMPAT_CLIENT_TIMEOUT:-150}
 
 broker="" only="" allow_fail=0
 while [ $# -gt 0 ]; do

@@ -40,7 +40,7 @@ public final class Compat {
     static final int FEATURE_BATCH = 10;
     // Explicit CreateTime far from "now", so a broker that stamps its own clock is caught.
     static final long BASE_TIMESTAMP_MS = 1_600_000_000_000L;
-    static final Duration PHASE_TIMEOUT = Duration.ofSeconds(60);
+    static final Duration PHASE_TIMEOUT = Duration.ofSeconds(30);
     static final List<String> STEPS = List.of("create-topic", "produce-1000",
             "consume-500-commit", "resume-committed", "key-partition-order", "gzip", "snappy",
             "lz4", "zstd", "idempotent", "headers", "timestamps");
@@ -76,9 +76,9 @@ public final class Compat {
         step("create-topic", () -> {
             try (Admin admin = Admin.create(props())) {
                 admin.createTopics(List.of(new NewTopic(topic, PARTITIONS, (short) 1),
-                        new NewTopic(features, 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+                        new NewTopic(features, 1, (short) 1))).all().get(PHASE_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
                 int n = admin.describeTopics(List.of(topic)).allTopicNames()
-                        .get(60, TimeUnit.SECONDS).get(topic).partitions().size();
+                        .get(PHASE_TIMEOUT.toSeconds(), TimeUnit.SECONDS).get(topic).partitions().size();
                 return new Check(n == PARTITIONS, topic + " has " + n + " partitions");
             }
         });
@@ -185,9 +185,12 @@ public final class Compat {
         System.out.flush();
     }
 
+    /** Common settings; the client-side deadlines follow the phase timeout, so a broker that
+     * never answers fails the step instead of blocking for Kafka's 60 s defaults. */
     static Properties props() {
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
+        p.put("default.api.timeout.ms", String.valueOf(PHASE_TIMEOUT.toMillis()));
         return p;
     }
 
@@ -197,6 +200,7 @@ public final class Compat {
         Properties p = props();
         p.put("acks", "all");
         p.put("linger.ms", "5");
+        p.put("max.block.ms", String.valueOf(PHASE_TIMEOUT.toMillis()));
         p.put("key.serializer", StringSerializer.class.getName());
         p.put("value.serializer", StringSerializer.class.getName());
         if ("idempotent".equals(feature)) {

@@ -27,7 +27,7 @@ const PARTITIONS = 3
 const FEATURE_BATCH = 10
 // Explicit CreateTime far from "now", so a broker that stamps its own clock is caught.
 const BASE_TIMESTAMP_MS = 1600000000000
-const PHASE_TIMEOUT_MS = 60000
+const PHASE_TIMEOUT_MS = 30000
 const STEPS = ['create-topic', 'produce-1000', 'consume-500-commit', 'resume-committed',
   'key-partition-order', 'gzip', 'snappy', 'lz4', 'zstd', 'idempotent', 'headers', 'timestamps']
 const CODECS = {

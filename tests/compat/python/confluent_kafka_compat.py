@@ -46,11 +46,11 @@ class ConfluentKafka(sc.Client):
     def create_topics(self, topic, partitions, features):
         admin = AdminClient(self.base)
         futures = admin.create_topics(
-            [NewTopic(topic, partitions, 1), NewTopic(features, 1, 1)], operation_timeout=30
+            [NewTopic(topic, partitions, 1), NewTopic(features, 1, 1)], operation_timeout=sc.PHASE_TIMEOUT_S
         )
         for future in futures.values():
             future.result(timeout=sc.PHASE_TIMEOUT_S)
-        meta = admin.list_topics(topic, timeout=30)
+        meta = admin.list_topics(topic, timeout=sc.PHASE_TIMEOUT_S)
         return len(meta.topics[topic].partitions)
 
     def produce(self, topic, messages, feature=None):

@@ -26,7 +26,7 @@ FEATURE_BATCH = 10
 # Explicit CreateTime for the timestamp step: far from "now", so a broker that overwrites it
 # with its own clock (LogAppendTime semantics) is caught.
 BASE_TIMESTAMP_MS = 1_600_000_000_000
-PHASE_TIMEOUT_S = 60.0
+PHASE_TIMEOUT_S = 30.0
 
 STEPS = [
     "create-topic",

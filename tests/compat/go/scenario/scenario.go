@@ -34,7 +34,7 @@ const (
 	BaseTimestampMs = int64(1_600_000_000_000)
 	// PhaseTimeout bounds every produce or consume phase, so a silent broker fails a step
 	// instead of hanging the matrix.
-	PhaseTimeout = 60 * time.Second
+	PhaseTimeout = 30 * time.Second
 )
 
 // Steps are the step names in order; a step's number is its index + 1.
