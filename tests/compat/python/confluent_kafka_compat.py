@@ -46,7 +46,8 @@ class ConfluentKafka(sc.Client):
     def create_topics(self, topic, partitions, features):
         admin = AdminClient(self.base)
         futures = admin.create_topics(
-            [NewTopic(topic, partitions, 1), NewTopic(features, 1, 1)], operation_timeout=sc.PHASE_TIMEOUT_S
+            [NewTopic(topic, partitions, 1), NewTopic(features, 1, 1)],
+            operation_timeout=sc.PHASE_TIMEOUT_S,
         )
         for future in futures.values():
             future.result(timeout=sc.PHASE_TIMEOUT_S)

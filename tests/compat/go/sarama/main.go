@@ -162,9 +162,12 @@ func (c client) ConsumeGroup(topic, group string, want int) ([]scenario.Record, 
 	case <-h.done:
 	case <-time.After(scenario.PhaseTimeout):
 	}
+	// Cancelling ends the session, whose release commits the marked offsets. Close too: a
+	// session that never started (no coordinator) only gives up when the group is closed, and
+	// Close waits for the running Consume, so the commit still comes before the leave.
 	cancel()
-	<-stopped
 	err = cg.Close()
+	<-stopped
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.out, err
