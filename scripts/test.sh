@@ -46,7 +46,7 @@ cargo clippy --all-targets --locked -- -D warnings
 record "cargo clippy" $?
 
 step "cargo test"
-cargo test --locked 2>&1 | tee "$log_dir/cargo-test.log"
+cargo test --locked --no-fail-fast 2>&1 | tee "$log_dir/cargo-test.log"
 status=${PIPESTATUS[0]}
 p=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log_dir/cargo-test.log" | awk '{s+=$4} END {print s+0}')
 f=$(grep -oE '[0-9]+ failed;' "$log_dir/cargo-test.log" | awk '{s+=$1} END {print s+0}')
