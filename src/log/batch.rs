@@ -334,6 +334,29 @@ fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<()
     Ok(())
 }
 
+/// Kafka 4's default `message.timestamp.after.max.ms`: a `CreateTime` record may be at most
+/// one hour ahead of the broker's clock. (`before.max.ms` defaults to unlimited.) Fixed here
+/// until `LogConfig` carries the two settings.
+pub const MESSAGE_TIMESTAMP_AFTER_MAX_MS: i64 = 3_600_000;
+
+/// Kafka's `LogValidator.validateTimestamp` for `CreateTime` topics: refuses a batch whose
+/// newest record is more than [`MESSAGE_TIMESTAMP_AFTER_MAX_MS`] in the future
+/// (`INVALID_TIMESTAMP`). Uncompressed batches are judged by their records, compressed ones by
+/// the header's max timestamp.
+pub fn check_create_time(batch: &ValidatedBatch, now_ms: i64, offset: i64) -> Result<(), LogError> {
+    let newest = batch
+        .records_max_timestamp
+        .unwrap_or(batch.header.max_timestamp);
+    let latest_allowed = now_ms.saturating_add(MESSAGE_TIMESTAMP_AFTER_MAX_MS);
+    if newest > latest_allowed {
+        return Err(LogError::InvalidTimestamp(format!(
+            "Timestamp {newest} of message with offset {offset} is out of range. The timestamp should be within [{}, {latest_allowed}]",
+            now_ms.saturating_sub(i64::MAX)
+        )));
+    }
+    Ok(())
+}
+
 /// Rewrites the broker-owned header fields of a validated batch in place: base offset,
 /// partition leader epoch 0 and, when `max_timestamp` differs from what the batch carries (or
 /// the topic uses `LogAppendTime`), the timestamp type and max timestamp with a fresh CRC.
@@ -557,6 +580,16 @@ mod tests {
             101
         );
         assert_eq!(check_stored_batch(&buf).expect("valid").max_timestamp, 101);
+    }
+
+    #[test]
+    fn create_time_more_than_an_hour_ahead_is_refused() {
+        let buf = batch(2, 10_000_000, 1);
+        let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
+        assert!(check_create_time(&v, 10_000_001 - MESSAGE_TIMESTAMP_AFTER_MAX_MS, 0).is_ok());
+        let err = check_create_time(&v, 10_000_000 - MESSAGE_TIMESTAMP_AFTER_MAX_MS, 0)
+            .expect_err("ahead");
+        assert_eq!(err.error_code(), 32, "{err}");
     }
 
     #[test]
