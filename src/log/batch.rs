@@ -334,24 +334,33 @@ fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<()
     Ok(())
 }
 
-/// Kafka 4's default `message.timestamp.after.max.ms`: a `CreateTime` record may be at most
-/// one hour ahead of the broker's clock. (`before.max.ms` defaults to unlimited.) Fixed here
-/// until `LogConfig` carries the two settings.
-pub const MESSAGE_TIMESTAMP_AFTER_MAX_MS: i64 = 3_600_000;
-
 /// Kafka's `LogValidator.validateTimestamp` for `CreateTime` topics: refuses a batch whose
-/// newest record is more than [`MESSAGE_TIMESTAMP_AFTER_MAX_MS`] in the future
-/// (`INVALID_TIMESTAMP`). Uncompressed batches are judged by their records, compressed ones by
-/// the header's max timestamp.
-pub fn check_create_time(batch: &ValidatedBatch, now_ms: i64, offset: i64) -> Result<(), LogError> {
+/// newest record is more than `message.timestamp.after.max.ms` in the future, or whose first
+/// record is more than `message.timestamp.before.max.ms` in the past (`INVALID_TIMESTAMP`).
+/// Uncompressed batches are judged by their records, compressed ones by the header's max
+/// timestamp; the lower bound uses the header's base timestamp (the first record's).
+pub fn check_create_time(
+    batch: &ValidatedBatch,
+    now_ms: i64,
+    offset: i64,
+    before_max_ms: i64,
+    after_max_ms: i64,
+) -> Result<(), LogError> {
     let newest = batch
         .records_max_timestamp
         .unwrap_or(batch.header.max_timestamp);
-    let latest_allowed = now_ms.saturating_add(MESSAGE_TIMESTAMP_AFTER_MAX_MS);
-    if newest > latest_allowed {
+    let latest_allowed = now_ms.saturating_add(after_max_ms);
+    let earliest_allowed = now_ms.saturating_sub(before_max_ms);
+    let out_of_range = if newest > latest_allowed {
+        Some(newest)
+    } else if batch.header.base_timestamp < earliest_allowed {
+        Some(batch.header.base_timestamp)
+    } else {
+        None
+    };
+    if let Some(ts) = out_of_range {
         return Err(LogError::InvalidTimestamp(format!(
-            "Timestamp {newest} of message with offset {offset} is out of range. The timestamp should be within [{}, {latest_allowed}]",
-            now_ms.saturating_sub(i64::MAX)
+            "Timestamp {ts} of message with offset {offset} is out of range. The timestamp should be within [{earliest_allowed}, {latest_allowed}]"
         )));
     }
     Ok(())
@@ -586,9 +595,11 @@ mod tests {
     fn create_time_more_than_an_hour_ahead_is_refused() {
         let buf = batch(2, 10_000_000, 1);
         let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
-        assert!(check_create_time(&v, 10_000_001 - MESSAGE_TIMESTAMP_AFTER_MAX_MS, 0).is_ok());
-        let err = check_create_time(&v, 10_000_000 - MESSAGE_TIMESTAMP_AFTER_MAX_MS, 0)
-            .expect_err("ahead");
+        let hour = 3_600_000;
+        assert!(check_create_time(&v, 10_000_001 - hour, 0, i64::MAX, hour).is_ok());
+        let err = check_create_time(&v, 10_000_000 - hour, 0, i64::MAX, hour).expect_err("ahead");
+        assert_eq!(err.error_code(), 32, "{err}");
+        let err = check_create_time(&v, 10_000_000 + 5_000, 0, 1_000, hour).expect_err("too old");
         assert_eq!(err.error_code(), 32, "{err}");
     }
 

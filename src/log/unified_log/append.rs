@@ -42,7 +42,13 @@ impl UnifiedLog {
         if log_append_time.is_none() {
             let mut offset = self.log_end_offset();
             for batch in &batches {
-                check_create_time(batch, now_ms, offset)?;
+                check_create_time(
+                    batch,
+                    now_ms,
+                    offset,
+                    config.message_timestamp_before_max_ms,
+                    config.message_timestamp_after_max_ms,
+                )?;
                 offset += i64::from(batch.header.record_count);
             }
         }
@@ -244,7 +250,7 @@ mod tests {
             .expect_err("bigger than a segment");
         assert_eq!(err.error_code(), 18);
         log.update_config(LogConfig::default());
-        let future = 1_000 + crate::log::batch::MESSAGE_TIMESTAMP_AFTER_MAX_MS;
+        let future = 1_000 + LogConfig::default().message_timestamp_after_max_ms;
         let err = log
             .append_as_leader(batch(1, future, 1), 999)
             .expect_err("future timestamp");
