@@ -130,7 +130,7 @@ fn run_info(path: &Path) -> Result<ExitCode, String> {
     let config = load(path)?;
     let mut dirs: std::collections::BTreeSet<PathBuf> = config.log_dirs.iter().cloned().collect();
     dirs.insert(config.metadata_log_dir.clone());
-    let (text, problems) = info_report(!config.process_roles.is_empty(), &dirs);
+    let (text, problems) = info_report(&dirs);
     print!("{text}");
     Ok(if problems {
         ExitCode::FAILURE

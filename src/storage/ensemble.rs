@@ -104,9 +104,10 @@ impl Ensemble {
     }
 }
 
-/// What `kafka-storage info` prints for these directories, and whether it found problems
-/// (the tool then exits with 1). The wording and layout are Kafka's.
-pub fn info_report(kraft_mode: bool, dirs: &BTreeSet<PathBuf>) -> (String, bool) {
+/// What `kafka-storage info` prints for these directories of a KRaft node (Strom's
+/// configuration always is one), and whether it found problems (the tool then exits with 1).
+/// The wording and layout are Kafka's.
+pub fn info_report(dirs: &BTreeSet<PathBuf>) -> (String, bool) {
     let mut problems = Vec::new();
     let mut found = Vec::new();
     let mut first: Option<MetaProperties> = None;
@@ -139,18 +140,12 @@ pub fn info_report(kraft_mode: bool, dirs: &BTreeSet<PathBuf>) -> (String, bool)
             Err(e) => problems.push(e.to_string()),
         }
     }
-    match (&first, kraft_mode) {
-        (Some(m), true) if m.version == 0 => problems.push(
+    if first.as_ref().is_some_and(|m| m.version == 0) {
+        problems.push(
             "The kafka configuration file appears to be for a cluster in KRaft mode, but the directories are \
              formatted for legacy mode."
                 .into(),
-        ),
-        (Some(m), false) if m.version == 1 => problems.push(
-            "The kafka configuration file appears to be for a legacy cluster, but the directories are formatted \
-             for a cluster in KRaft mode."
-                .into(),
-        ),
-        _ => {}
+        );
     }
     let mut out = String::new();
     if dirs.is_empty() {
@@ -286,7 +281,7 @@ mod tests {
         let (a, b) = (t.path().join("a"), t.path().join("b"));
         let meta = write(&a, "MkU3OEVBNTcwNTJENDM2Qk", 1);
         let dirs = BTreeSet::from([a.clone(), b.clone()]);
-        let (text, problems) = info_report(true, &dirs);
+        let (text, problems) = info_report(&dirs);
         let id = kafka_uuid::to_kafka_string(meta.directory_id.expect("id"));
         assert!(problems);
         assert_eq!(
@@ -299,10 +294,21 @@ mod tests {
             )
         );
         write(&b, "MkU3OEVBNTcwNTJENDM2Qk", 1);
-        assert!(!info_report(true, &dirs).1);
+        assert!(!info_report(&dirs).1);
+        std::fs::write(
+            b.join("meta.properties"),
+            "broker.id=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qk\n",
+        )
+        .expect("a ZooKeeper-era file");
+        std::fs::write(
+            a.join("meta.properties"),
+            "broker.id=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qk\n",
+        )
+        .expect("a ZooKeeper-era file");
+        let (text, problems) = info_report(&dirs);
         assert!(
-            info_report(false, &dirs).1,
-            "KRaft directories under a legacy config"
+            problems && text.contains("formatted for legacy mode."),
+            "{text}"
         );
     }
 }

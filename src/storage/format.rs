@@ -121,13 +121,6 @@ impl FormatRequest {
         flags: &QuorumFlags,
         ignore_formatted: bool,
     ) -> Result<FormatRequest, StorageError> {
-        if config.process_roles.is_empty() {
-            return Err(StorageError::Invalid(
-                "The kafka configuration file appears to be for a legacy cluster. Formatting is only \
-                 supported for clusters in KRaft mode."
-                    .into(),
-            ));
-        }
         if config.node_id < 0 {
             return Err(StorageError::Invalid(
                 "You must specify a valid non-negative node ID.".into(),

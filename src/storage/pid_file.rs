@@ -132,7 +132,9 @@ mod tests {
     fn config(dir: &Path) -> KafkaConfig {
         let path = dir.join("server.properties");
         let text = format!(
-            "process.roles=broker,controller\nnode.id=1\nlog.dirs={}/data\n",
+            "process.roles=broker,controller\nnode.id=1\ncontroller.quorum.voters=1@localhost:19093\n\
+             controller.listener.names=CONTROLLER\n\
+             listeners=PLAINTEXT://localhost:19092,CONTROLLER://localhost:19093\nlog.dirs={}/data\n",
             dir.display()
         );
         fs::write(&path, text).expect("config written");
