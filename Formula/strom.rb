@@ -53,12 +53,13 @@ class Strom < Formula
     assert_match "Formatting metadata directory #{testpath}/data",
                  shell_output("#{bin}/kafka-storage format -t #{cluster_id} -c #{testpath}/server.properties")
 
-    pid = spawn bin/"strom", "server", "--config", testpath/"server.properties"
+    pid = spawn "#{bin}/strom", "server", "--config", "#{testpath}/server.properties"
     begin
-      60.times do
-        break if quiet_system "nc", "-z", "127.0.0.1", port.to_s
-
-        sleep 0.5
+      Timeout.timeout(30) do
+        TCPSocket.new("127.0.0.1", port).close
+      rescue Errno::ECONNREFUSED
+        sleep 0.2
+        retry
       end
       bootstrap = "--bootstrap-server=127.0.0.1:#{port}"
       system bin/"strom", "topics", "--create", "--topic", "brew-test", "--partitions", "1", bootstrap

@@ -8,17 +8,19 @@
 #   scripts/ci-portable.sh arm64    only the aarch64 Linux cross build and qemu tests
 #   scripts/ci-portable.sh package  only the packaging checks (formula syntax)
 #   scripts/ci-portable.sh deps     only install the tools the ordinary `cargo test` needs
-#                                   (xmllint for tests/service_plist.rs); run it before that
+#                                   (xmllint for tests/service_plist.rs, ruby for
+#                                   tests/formula_harness.rs); run it before that
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { printf '\n!!! ci-portable: %s\n\n' "$*" >&2; exit 1; }
 step() { printf '\n=== ci-portable: %s\n' "$*"; }
 
-# Debian packages: cross linker and libc for aarch64, qemu user-mode, xmllint, ruby.
+# Debian packages: cross C/C++ compilers and libc for aarch64, qemu user-mode, xmllint, ruby.
 need_apt() {
   local missing=()
   command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  command -v aarch64-linux-gnu-g++ >/dev/null || missing+=(g++-aarch64-linux-gnu)
   command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
   command -v xmllint >/dev/null || missing+=(libxml2-utils)
   command -v ruby >/dev/null || missing+=(ruby)
@@ -56,8 +58,14 @@ arm64() {
   need_apt
   need_target aarch64-unknown-linux-gnu
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+  # C/C++ code of dependencies: cc-rs reads the per-target variables; rdkafka-sys (a
+  # dev-dependency) runs librdkafka's own configure and make, which only read CC/CXX/AR, so those
+  # name the cross tools too, and HOST_* keep anything built for the build machine native.
   export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+  export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
   export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+  export CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ AR=aarch64-linux-gnu-ar
+  export HOST_CC=cc HOST_CXX=c++ HOST_AR=ar
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
   step "cross-compiling the whole test suite for aarch64-unknown-linux-gnu"
   cargo test --locked --target aarch64-unknown-linux-gnu --all-targets --no-run
