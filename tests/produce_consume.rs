@@ -93,6 +93,8 @@ fn consume_all(
 ) -> Vec<(i32, i64, String, String)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", b.bootstrap())
+        // librdkafka needs a group id even for assign(); offsets are never committed here.
+        .set("group.id", format!("reader-{topic}"))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "100")
         .create()

@@ -38,7 +38,8 @@ impl RawClient {
         header
             .encode(&mut buf, key.request_header_version(version))
             .unwrap();
-        req.encode(&mut buf, version).unwrap();
+        req.encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("encoding {key:?} v{version} request: {e}"));
         buf
     }
 
@@ -91,6 +92,11 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
         Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
     let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+    // Current timestamps: time-based segment rolling and retention go by record timestamps.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             transactional: false,
@@ -101,8 +107,14 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
             producer_epoch: epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: if seq < 0 { -1 } else { seq + i as i32 },
-            timestamp: 1_700_000_000_000 + i as i64,
+            // The encoder splits a batch wherever offset - sequence changes, so a
+            // non-idempotent batch numbers sequences from -1 (its base sequence stays -1).
+            sequence: if seq < 0 {
+                i as i32 - 1
+            } else {
+                seq + i as i32
+            },
+            timestamp: now + i as i64,
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(Bytes::from(format!("v{i}"))),
             headers: Default::default(),
