@@ -14,8 +14,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -140,10 +140,16 @@ fn three_consumers_split_six_partitions_and_take_over_without_loss() {
     });
     let sets = [assigned(&c1), assigned(&c2), assigned(&c3)];
     let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
-    assert_eq!(union, (0..6).collect(), "assignments cover all partitions: {sets:?}");
+    assert_eq!(
+        union,
+        (0..6).collect(),
+        "assignments cover all partitions: {sets:?}"
+    );
 
     produce(&b, "six", 6, 0, 300);
-    poll_until(&[&c1, &c2, &c3], &mut got, "first 150 messages", |g| g.len() >= 150);
+    poll_until(&[&c1, &c2, &c3], &mut got, "first 150 messages", |g| {
+        g.len() >= 150
+    });
     // The third consumer leaves (LeaveGroup on close); the others take over its partitions.
     drop(c3);
     poll_until(&[&c1, &c2], &mut got, "two-way takeover", |_| {
@@ -152,7 +158,11 @@ fn three_consumers_split_six_partitions_and_take_over_without_loss() {
     });
     produce(&b, "six", 6, 300, 300);
     poll_until(&[&c1, &c2], &mut got, "all 600 messages", |g| {
-        g.iter().map(|(_, p, o, _)| (*p, *o)).collect::<BTreeSet<_>>().len() >= 600
+        g.iter()
+            .map(|(_, p, o, _)| (*p, *o))
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= 600
     });
     assert_exactly_once(&got, 6, 100);
 }

@@ -4,21 +4,16 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::TestBroker;
-use common::raw::{RawClient, base_offset, record_batch};
+use common::raw::{
+    RawClient, base_offset, creatable_topic, fetch_topic, produce_to, record_batch,
+    topic_name as name,
+};
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
-
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
 
 fn create(
     c: &mut RawClient,
@@ -27,27 +22,10 @@ fn create(
     configs: &[(&str, &str)],
     validate_only: bool,
 ) -> i16 {
-    let t = CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(partitions)
-        .with_replication_factor(1)
-        .with_configs(
-            configs
-                .iter()
-                .map(|(k, v)| {
-                    CreatableTopicConfig::default()
-                        .with_name(StrBytes::from_string(k.to_string()))
-                        .with_value(Some(StrBytes::from_string(v.to_string())))
-                })
-                .collect(),
-        );
-    let r = c.call(
-        &CreateTopicsRequest::default()
-            .with_topics(vec![t])
-            .with_validate_only(validate_only),
-        7,
-    );
-    r.topics[0].error_code
+    let req = CreateTopicsRequest::default()
+        .with_topics(vec![creatable_topic(topic, partitions, 1, configs)])
+        .with_validate_only(validate_only);
+    c.call(&req, 7).topics[0].error_code
 }
 
 fn metadata(
@@ -61,44 +39,6 @@ fn metadata(
         ]))
         .with_allow_auto_topic_creation(auto_create);
     c.call(&req, 12).topics.remove(0)
-}
-
-fn produce_acks(
-    c: &mut RawClient,
-    topic: &str,
-    partition: i32,
-    batch: Bytes,
-    acks: i16,
-) -> produce_response::PartitionProduceResponse {
-    let req = ProduceRequest::default()
-        .with_transactional_id(None)
-        .with_acks(acks)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(partition)
-                        .with_records(Some(batch)),
-                ]),
-        ]);
-    c.call(&req, 9)
-        .responses
-        .remove(0)
-        .partition_responses
-        .remove(0)
-}
-
-fn fetch_partition(topic: &str, partition: i32, offset: i64, max_bytes: i32) -> FetchTopic {
-    FetchTopic::default()
-        .with_topic(name(topic))
-        .with_partitions(vec![
-            FetchPartition::default()
-                .with_partition(partition)
-                .with_fetch_offset(offset)
-                .with_partition_max_bytes(max_bytes),
-        ])
 }
 
 #[test]
@@ -148,7 +88,7 @@ fn delete_by_topic_id_removes_the_topic_and_its_data() {
     let mut c = RawClient::connect(b.port);
     assert_eq!(create(&mut c, "doomed", 2, &[], false), 0);
     assert_eq!(
-        produce_acks(&mut c, "doomed", 0, record_batch(3, None), -1).error_code,
+        produce_to(&mut c, "doomed", 0, record_batch(3, None), -1).error_code,
         0
     );
     let id = metadata(&mut c, "doomed", false).topic_id;
@@ -178,7 +118,7 @@ fn delete_by_topic_id_removes_the_topic_and_its_data() {
     // A new topic of the same name starts empty.
     assert_eq!(create(&mut c, "doomed", 1, &[], false), 0);
     assert_eq!(
-        produce_acks(&mut c, "doomed", 0, record_batch(1, None), -1).base_offset,
+        produce_to(&mut c, "doomed", 0, record_batch(1, None), -1).base_offset,
         0
     );
 }
@@ -191,10 +131,10 @@ fn min_insync_replicas_above_one_refuses_acks_all_only() {
         create(&mut c, "isr", 1, &[("min.insync.replicas", "2")], false),
         0
     );
-    let r = produce_acks(&mut c, "isr", 0, record_batch(1, None), -1);
+    let r = produce_to(&mut c, "isr", 0, record_batch(1, None), -1);
     assert_eq!(r.error_code, ResponseError::NotEnoughReplicas.code());
     assert_eq!(
-        produce_acks(&mut c, "isr", 0, record_batch(1, None), 1).error_code,
+        produce_to(&mut c, "isr", 0, record_batch(1, None), 1).error_code,
         0
     );
 }
@@ -217,7 +157,7 @@ fn log_append_time_is_stamped_by_the_broker() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let r = produce_acks(&mut c, "lat", 0, record_batch(2, None), -1);
+    let r = produce_to(&mut c, "lat", 0, record_batch(2, None), -1);
     assert_eq!(r.error_code, 0);
     assert!(
         r.log_append_time_ms >= before,
@@ -227,7 +167,7 @@ fn log_append_time_is_stamped_by_the_broker() {
     let f = c.call(
         &FetchRequest::default()
             .with_max_bytes(1 << 20)
-            .with_topics(vec![fetch_partition("lat", 0, 0, 1 << 20)]),
+            .with_topics(vec![fetch_topic("lat", 0, 0, 1 << 20)]),
         12,
     );
     let batch = f.responses[0].partitions[0].records.clone().unwrap();
@@ -248,18 +188,18 @@ fn first_batch_is_returned_whole_even_when_larger_than_max_bytes() {
     assert_eq!(create(&mut c, "big", 1, &[], false), 0);
     let batch = record_batch(50, None);
     assert_eq!(
-        produce_acks(&mut c, "big", 0, batch.clone(), -1).error_code,
+        produce_to(&mut c, "big", 0, batch.clone(), -1).error_code,
         0
     );
     assert_eq!(
-        produce_acks(&mut c, "big", 0, record_batch(50, None), -1).error_code,
+        produce_to(&mut c, "big", 0, record_batch(50, None), -1).error_code,
         0
     );
     // max_bytes 10: KIP-74 still returns the first whole batch, and only it.
     let f = c.call(
         &FetchRequest::default()
             .with_max_bytes(10)
-            .with_topics(vec![fetch_partition("big", 0, 0, 10)]),
+            .with_topics(vec![fetch_topic("big", 0, 0, 10)]),
         12,
     );
     let got = f.responses[0].partitions[0].records.clone().unwrap();
@@ -269,7 +209,7 @@ fn first_batch_is_returned_whole_even_when_larger_than_max_bytes() {
     let f = c.call(
         &FetchRequest::default()
             .with_max_bytes(1 << 20)
-            .with_topics(vec![fetch_partition("big", 0, 75, 1 << 20)]),
+            .with_topics(vec![fetch_topic("big", 0, 75, 1 << 20)]),
         12,
     );
     assert_eq!(
@@ -328,7 +268,7 @@ fn incremental_fetch_sessions_send_only_changes() {
         nothing.responses
     );
     assert_eq!(
-        produce_acks(&mut c, "sess", 1, record_batch(4, None), -1).error_code,
+        produce_to(&mut c, "sess", 1, record_batch(4, None), -1).error_code,
         0
     );
     let changed = incremental(&mut c, 2);
@@ -357,32 +297,32 @@ fn producer_state_survives_clean_restart_and_kill_9() {
     let pid = init.producer_id.0;
     let first = record_batch(5, Some((pid, 0, 0)));
     let second = record_batch(5, Some((pid, 0, 5)));
-    assert_eq!(produce_acks(&mut c, "ps", 0, first, -1).base_offset, 0);
+    assert_eq!(produce_to(&mut c, "ps", 0, first, -1).base_offset, 0);
     assert_eq!(
-        produce_acks(&mut c, "ps", 0, second.clone(), -1).base_offset,
+        produce_to(&mut c, "ps", 0, second.clone(), -1).base_offset,
         5
     );
     drop(c);
     b.restart();
     let mut c = RawClient::connect(b.port);
     // The retry of the last batch is recognised after the restart: same offset, no new records.
-    let r = produce_acks(&mut c, "ps", 0, second.clone(), -1);
+    let r = produce_to(&mut c, "ps", 0, second.clone(), -1);
     assert_eq!((r.error_code, r.base_offset), (0, 5));
     assert_eq!(
-        produce_acks(&mut c, "ps", 0, record_batch(1, Some((pid, 0, 10))), -1).base_offset,
+        produce_to(&mut c, "ps", 0, record_batch(1, Some((pid, 0, 10))), -1).base_offset,
         10
     );
     drop(c);
     b.kill9();
     b.start_again();
     let mut c = RawClient::connect(b.port);
-    let r = produce_acks(&mut c, "ps", 0, record_batch(1, Some((pid, 0, 10))), -1);
+    let r = produce_to(&mut c, "ps", 0, record_batch(1, Some((pid, 0, 10))), -1);
     assert_eq!(
         (r.error_code, r.base_offset),
         (0, 10),
         "dedup after an unclean shutdown too"
     );
-    let r = produce_acks(&mut c, "ps", 0, record_batch(1, Some((pid, 0, 13))), -1);
+    let r = produce_to(&mut c, "ps", 0, record_batch(1, Some((pid, 0, 13))), -1);
     assert_eq!(r.error_code, ResponseError::OutOfOrderSequenceNumber.code());
     // A fresh producer id is never one handed out before the restart.
     let again = c.call(

@@ -5,9 +5,8 @@
 mod common;
 
 use common::TestBroker;
-use common::raw::{RawClient, record_batch};
+use common::raw::{RawClient, creatable_topic, record_batch, topic_name as name};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -18,18 +17,9 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
 fn create(c: &mut RawClient, topic: &str, version: i16) -> i16 {
     let req = CreateTopicsRequest::default()
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(name(topic))
-                .with_num_partitions(1)
-                .with_replication_factor(1),
-        ])
+        .with_topics(vec![creatable_topic(topic, 1, 1, &[])])
         .with_timeout_ms(10_000);
     c.call(&req, version).topics[0].error_code
 }

@@ -1,3 +1,4 @@
+// Test code only: compiled through `#[cfg(test)] mod tests;` in src/config/mod.rs.
 //! Loading whole configurations: the seed file, Kafka's error messages for broken ones, the
 //! embedded default, and DescribeConfigs output checked against Apache Kafka 4.1.1's.
 
