@@ -14,7 +14,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 fn admin(b: &TestBroker) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new().set("bootstrap.servers", b.bootstrap()).create().expect("admin client")
+    ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .expect("admin client")
 }
 
 fn create_topic(b: &TestBroker, name: &str, partitions: i32, configs: &[(&str, &str)]) {
@@ -25,14 +28,19 @@ fn create_topic(b: &TestBroker, name: &str, partitions: i32, configs: &[(&str, &
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let res = rt
-        .block_on(admin.create_topics(&[topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))))
+        .block_on(admin.create_topics(
+            &[topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))
         .expect("create_topics");
     assert!(res[0].is_ok(), "create {name}: {:?}", res[0]);
 }
 
 fn producer(b: &TestBroker, extra: &[(&str, &str)]) -> FutureProducer {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", b.bootstrap()).set("acks", "all").set("linger.ms", "5");
+    c.set("bootstrap.servers", b.bootstrap())
+        .set("acks", "all")
+        .set("linger.ms", "5");
     for (k, v) in extra {
         c.set(*k, *v);
     }
@@ -66,7 +74,10 @@ fn produce_keyed(p: &FutureProducer, topic: &str, n: usize) -> Vec<(i32, i64, St
         }
         let mut acked = Vec::with_capacity(n);
         for (f, key, value) in futures {
-            let delivery = f.await.expect("delivery canceled").expect("delivery failed");
+            let delivery = f
+                .await
+                .expect("delivery canceled")
+                .expect("delivery failed");
             acked.push((delivery.partition, delivery.offset, key, value));
         }
         acked
@@ -74,22 +85,34 @@ fn produce_keyed(p: &FutureProducer, topic: &str, n: usize) -> Vec<(i32, i64, St
 }
 
 /// Reads every partition of `topic` from the beginning until `n` messages have arrived.
-fn consume_all(b: &TestBroker, topic: &str, partitions: i32, n: usize) -> Vec<(i32, i64, String, String)> {
+fn consume_all(
+    b: &TestBroker,
+    topic: &str,
+    partitions: i32,
+    n: usize,
+) -> Vec<(i32, i64, String, String)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", b.bootstrap())
+        // librdkafka needs a group id even for assign(); offsets are never committed here.
+        .set("group.id", format!("reader-{topic}"))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "100")
         .create()
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::with_capacity(n);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while out.len() < n {
-        assert!(std::time::Instant::now() < deadline, "consumed only {} of {n}", out.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumed only {} of {n}",
+            out.len()
+        );
         if let Some(m) = consumer.poll(Duration::from_millis(200)) {
             let m = m.expect("consume error");
             let key = String::from_utf8(m.key().unwrap_or_default().to_vec()).unwrap();
@@ -144,15 +167,24 @@ fn every_compression_codec_round_trips() {
     for codec in ["gzip", "snappy", "lz4", "zstd"] {
         let topic = format!("codec-{codec}");
         create_topic(&b, &topic, 1, &[]);
-        let p = producer(&b, &[("compression.type", codec), ("batch.num.messages", "100")]);
+        let p = producer(
+            &b,
+            &[("compression.type", codec), ("batch.num.messages", "100")],
+        );
         produce_keyed(&p, &topic, 1_000);
         let consumed = consume_all(&b, &topic, 1, 1_000);
         check_order_and_gaps(&consumed);
     }
     // Stored as sent: the compressed batches are on disk with their codec bits intact.
-    let log = std::fs::read(common::segment_files(&b.partition_dir("codec-zstd", 0), "log")[0].clone()).unwrap();
+    let log =
+        std::fs::read(common::segment_files(&b.partition_dir("codec-zstd", 0), "log")[0].clone())
+            .unwrap();
     let attributes = i16::from_be_bytes([log[21], log[22]]);
-    assert_eq!(attributes & 0x7, 4, "first batch should still be zstd-compressed");
+    assert_eq!(
+        attributes & 0x7,
+        4,
+        "first batch should still be zstd-compressed"
+    );
 }
 
 #[test]
@@ -174,20 +206,37 @@ fn offsets_for_times_uses_the_time_index() {
     rt.block_on(async {
         for i in 0..100i64 {
             let payload = format!("v{i}");
-            let rec = FutureRecord::to("times").key("k").payload(&payload).timestamp(1_000_000 + i * 1000);
+            let rec = FutureRecord::to("times")
+                .key("k")
+                .payload(&payload)
+                .timestamp(1_000_000 + i * 1000);
             p.send(rec, Duration::from_secs(10)).await.expect("send");
         }
     });
-    let consumer: BaseConsumer =
-        ClientConfig::new().set("bootstrap.servers", b.bootstrap()).create().expect("consumer");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .expect("consumer");
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset("times", 0, Offset::Offset(1_000_000 + 42 * 1000 - 500)).unwrap();
-    let found = consumer.offsets_for_times(tpl, Duration::from_secs(10)).expect("offsets_for_times");
-    assert_eq!(found.find_partition("times", 0).unwrap().offset(), Offset::Offset(42));
+    tpl.add_partition_offset("times", 0, Offset::Offset(1_000_000 + 42 * 1000 - 500))
+        .unwrap();
+    let found = consumer
+        .offsets_for_times(tpl, Duration::from_secs(10))
+        .expect("offsets_for_times");
+    assert_eq!(
+        found.find_partition("times", 0).unwrap().offset(),
+        Offset::Offset(42)
+    );
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset("times", 0, Offset::Offset(9_000_000)).unwrap();
-    let found = consumer.offsets_for_times(tpl, Duration::from_secs(10)).expect("offsets_for_times");
-    assert_eq!(found.find_partition("times", 0).unwrap().offset(), Offset::End);
+    tpl.add_partition_offset("times", 0, Offset::Offset(9_000_000))
+        .unwrap();
+    let found = consumer
+        .offsets_for_times(tpl, Duration::from_secs(10))
+        .expect("offsets_for_times");
+    assert_eq!(
+        found.find_partition("times", 0).unwrap().offset(),
+        Offset::End
+    );
 }
 
 #[test]
@@ -198,7 +247,10 @@ fn data_survives_a_clean_restart() {
     produce_keyed(&p, "durable", 2_000);
     drop(p);
     b.restart();
-    assert!(b.log_contains("shut down completed"), "no clean shutdown logged");
+    assert!(
+        b.log_contains("shut down completed"),
+        "no clean shutdown logged"
+    );
     let consumed = consume_all(&b, "durable", 2, 2_000);
     check_order_and_gaps(&consumed);
     // Appends continue after the restored end.

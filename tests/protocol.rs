@@ -3,14 +3,14 @@
 mod common;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use common::raw::{base_offset, record_batch, RawClient};
 use common::TestBroker;
+use common::raw::{RawClient, base_offset, record_batch};
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
-use kafka_protocol::ResponseError;
 use std::time::{Duration, Instant};
 
 fn name(s: &str) -> TopicName {
@@ -19,25 +19,40 @@ fn name(s: &str) -> TopicName {
 
 fn create(c: &mut RawClient, topic: &str, partitions: i32, rf: i16) -> i16 {
     let req = CreateTopicsRequest::default()
-        .with_topics(vec![CreatableTopic::default()
-            .with_name(name(topic))
-            .with_num_partitions(partitions)
-            .with_replication_factor(rf)])
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(name(topic))
+                .with_num_partitions(partitions)
+                .with_replication_factor(rf),
+        ])
         .with_timeout_ms(10_000);
     c.call(&req, 7).topics[0].error_code
 }
 
 fn produce_req(topic: &str, batch: Bytes, acks: i16) -> ProduceRequest {
-    ProduceRequest::default().with_acks(acks).with_timeout_ms(10_000).with_topic_data(vec![
-        TopicProduceData::default()
-            .with_name(name(topic))
-            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(batch))]),
-    ])
+    ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name(topic))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(batch)),
+                ]),
+        ])
 }
 
 fn produce(c: &mut RawClient, topic: &str, batch: Bytes) -> (i16, i64) {
     let r = c.call(&produce_req(topic, batch, -1), 9);
     let p = &r.responses[0].partition_responses[0];
+    if p.error_code != 0 {
+        eprintln!(
+            "produce to {topic}: error {} {:?}",
+            p.error_code, p.error_message
+        );
+    }
     (p.error_code, p.base_offset)
 }
 
@@ -47,12 +62,16 @@ fn fetch_req(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> Fetc
         .with_min_bytes(min_bytes)
         .with_max_bytes(1 << 20)
         .with_session_epoch(-1)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(name(topic))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(0)
-                .with_fetch_offset(offset)
-                .with_partition_max_bytes(1 << 20)])])
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(name(topic))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(offset)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ])
 }
 
 #[test]
@@ -62,9 +81,17 @@ fn api_versions_every_version_and_kip_511_fallback() {
     for v in 0..=4 {
         let r = c.call(&ApiVersionsRequest::default(), v);
         assert_eq!(r.error_code, 0);
-        let produce = r.api_keys.iter().find(|k| k.api_key == 0).expect("produce advertised");
+        let produce = r
+            .api_keys
+            .iter()
+            .find(|k| k.api_key == 0)
+            .expect("produce advertised");
         assert_eq!((produce.min_version, produce.max_version), (3, 13));
-        assert!(r.api_keys.iter().any(|k| k.api_key == 1 && k.max_version >= 16));
+        assert!(
+            r.api_keys
+                .iter()
+                .any(|k| k.api_key == 1 && k.max_version >= 16)
+        );
     }
     // A version from the future is answered at v0 with UNSUPPORTED_VERSION and our ranges.
     let mut payload = BytesMut::new();
@@ -72,10 +99,14 @@ fn api_versions_every_version_and_kip_511_fallback() {
     payload.put_i16(99);
     payload.put_i32(7);
     payload.put_i16(-1);
+    payload.put_u8(0); // empty tagged fields: header v2, as a client of a newer version sends
     c.send_frame(&payload);
     let frame = c.read_frame().expect("response");
     assert_eq!(&frame[..4], &7i32.to_be_bytes());
-    assert_eq!(&frame[4..6], &ResponseError::UnsupportedVersion.code().to_be_bytes());
+    assert_eq!(
+        &frame[4..6],
+        &ResponseError::UnsupportedVersion.code().to_be_bytes()
+    );
     let count = i32::from_be_bytes([frame[6], frame[7], frame[8], frame[9]]);
     assert!(count >= 10, "ranges listed: {count}");
 }
@@ -92,11 +123,14 @@ fn api_versions_v3_emits_no_default_tagged_fields() {
     c.send_frame(&payload);
     let frame = c.read_frame().unwrap();
     // header v0 (correlation id), error code, compact array, throttle, then the tagged-field count.
-    assert_eq!(*frame.last().unwrap(), 0, "response ends with an empty tagged-field section");
-    let mut expected = BytesMut::new();
-    let body = ApiVersionsResponse::default().with_api_keys(
-        c.call(&ApiVersionsRequest::default(), 3).api_keys,
+    assert_eq!(
+        *frame.last().unwrap(),
+        0,
+        "response ends with an empty tagged-field section"
     );
+    let mut expected = BytesMut::new();
+    let body = ApiVersionsResponse::default()
+        .with_api_keys(c.call(&ApiVersionsRequest::default(), 3).api_keys);
     body.encode(&mut expected, 3).unwrap();
     assert_eq!(&frame[4..], &expected[..]);
 }
@@ -148,22 +182,52 @@ fn topic_creation_errors_use_kafka_codes() {
     let b = TestBroker::start();
     let mut c = RawClient::connect(b.port);
     assert_eq!(create(&mut c, "ok-topic", 2, 1), 0);
-    assert_eq!(create(&mut c, "ok-topic", 2, 1), ResponseError::TopicAlreadyExists.code());
-    assert_eq!(create(&mut c, "ok_topic", 2, 1), ResponseError::InvalidTopicException.code());
-    assert_eq!(create(&mut c, "bad name", 1, 1), ResponseError::InvalidTopicException.code());
-    assert_eq!(create(&mut c, &"x".repeat(250), 1, 1), ResponseError::InvalidTopicException.code());
-    assert_eq!(create(&mut c, "..", 1, 1), ResponseError::InvalidTopicException.code());
-    assert_eq!(create(&mut c, "neg", -5, 1), ResponseError::InvalidPartitions.code());
-    assert_eq!(create(&mut c, "zero", 0, 1), ResponseError::InvalidPartitions.code());
-    assert_eq!(create(&mut c, "rf3", 1, 3), ResponseError::InvalidReplicationFactor.code());
+    assert_eq!(
+        create(&mut c, "ok-topic", 2, 1),
+        ResponseError::TopicAlreadyExists.code()
+    );
+    assert_eq!(create(&mut c, "ok.topic", 2, 1), 0);
+    assert_eq!(
+        create(&mut c, "ok_topic", 2, 1),
+        ResponseError::InvalidTopicException.code()
+    );
+    assert_eq!(
+        create(&mut c, "bad name", 1, 1),
+        ResponseError::InvalidTopicException.code()
+    );
+    assert_eq!(
+        create(&mut c, &"x".repeat(250), 1, 1),
+        ResponseError::InvalidTopicException.code()
+    );
+    assert_eq!(
+        create(&mut c, "..", 1, 1),
+        ResponseError::InvalidTopicException.code()
+    );
+    assert_eq!(
+        create(&mut c, "neg", -5, 1),
+        ResponseError::InvalidPartitions.code()
+    );
+    assert_eq!(
+        create(&mut c, "zero", 0, 1),
+        ResponseError::InvalidPartitions.code()
+    );
+    assert_eq!(
+        create(&mut c, "rf3", 1, 3),
+        ResponseError::InvalidReplicationFactor.code()
+    );
     // Metadata for an illegal name does not auto-create it.
     let md = c.call(
         &MetadataRequest::default()
-            .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(name("a/b")))]))
+            .with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(name("a/b"))),
+            ]))
             .with_allow_auto_topic_creation(true),
         12,
     );
-    assert_eq!(md.topics[0].error_code, ResponseError::InvalidTopicException.code());
+    assert_eq!(
+        md.topics[0].error_code,
+        ResponseError::InvalidTopicException.code()
+    );
 }
 
 #[test]
@@ -175,7 +239,10 @@ fn corrupt_and_oversized_batches_are_rejected() {
     let mut bad = BytesMut::from(&record_batch(3, None)[..]);
     let last = bad.len() - 1;
     bad[last] ^= 0xff;
-    assert_eq!(produce(&mut c, "t", bad.freeze()).0, ResponseError::CorruptMessage.code());
+    assert_eq!(
+        produce(&mut c, "t", bad.freeze()).0,
+        ResponseError::CorruptMessage.code()
+    );
     // Magic 1 is not accepted.
     let mut old = BytesMut::from(&record_batch(1, None)[..]);
     old[16] = 1;
@@ -184,7 +251,10 @@ fn corrupt_and_oversized_batches_are_rejected() {
     let whole = record_batch(3, None);
     assert_ne!(produce(&mut c, "t", whole.slice(..whole.len() - 7)).0, 0);
     // Larger than message.max.bytes.
-    assert_eq!(produce(&mut c, "t", record_batch(200, None)).0, ResponseError::MessageTooLarge.code());
+    assert_eq!(
+        produce(&mut c, "t", record_batch(200, None)).0,
+        ResponseError::MessageTooLarge.code()
+    );
     // Nothing bad was stored; a good batch goes to offset 0.
     assert_eq!(produce(&mut c, "t", record_batch(2, None)), (0, 0));
 }
@@ -194,7 +264,12 @@ fn idempotent_retries_are_deduplicated_and_gaps_rejected() {
     let b = TestBroker::start();
     let mut c = RawClient::connect(b.port);
     assert_eq!(create(&mut c, "idem", 1, 1), 0);
-    let init = c.call(&InitProducerIdRequest::default().with_transaction_timeout_ms(60_000), 4);
+    let init = c.call(
+        &InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60_000),
+        4,
+    );
     assert_eq!(init.error_code, 0);
     let pid = init.producer_id.0;
     assert!(pid >= 0);
@@ -202,7 +277,10 @@ fn idempotent_retries_are_deduplicated_and_gaps_rejected() {
     assert_eq!(produce(&mut c, "idem", first.clone()), (0, 0));
     // Same batch again (a retry after a lost response): same offset, nothing appended.
     assert_eq!(produce(&mut c, "idem", first), (0, 0));
-    assert_eq!(produce(&mut c, "idem", record_batch(5, Some((pid, 0, 5)))), (0, 5));
+    assert_eq!(
+        produce(&mut c, "idem", record_batch(5, Some((pid, 0, 5)))),
+        (0, 5)
+    );
     // A gap in sequence numbers.
     let (code, _) = produce(&mut c, "idem", record_batch(1, Some((pid, 0, 42))));
     assert_eq!(code, ResponseError::OutOfOrderSequenceNumber.code());
@@ -223,7 +301,10 @@ fn fetch_edges_empty_out_of_range_and_long_poll() {
     assert_eq!(p.records.as_ref().map(|r| r.len()), Some(0));
     // Beyond the end.
     let r = c.call(&fetch_req("lp", 5, 0, 1), 12);
-    assert_eq!(r.responses[0].partitions[0].error_code, ResponseError::OffsetOutOfRange.code());
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ResponseError::OffsetOutOfRange.code()
+    );
     // Long-poll: a fetch waiting up to 20 s returns as soon as an append arrives.
     let port = b.port;
     let waiter = std::thread::spawn(move || {
@@ -235,7 +316,10 @@ fn fetch_edges_empty_out_of_range_and_long_poll() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(produce(&mut c, "lp", record_batch(3, None)).0, 0);
     let (elapsed, r) = waiter.join().unwrap();
-    assert!(elapsed < Duration::from_secs(10), "long-poll took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "long-poll took {elapsed:?}"
+    );
     let records = r.responses[0].partitions[0].records.clone().unwrap();
     assert_eq!(base_offset(&records), 0);
 }
@@ -251,7 +335,9 @@ fn pipelined_requests_are_answered_in_order_and_acks_0_gets_no_response() {
     let mut ids = Vec::new();
     for _ in 0..20 {
         let payload = c.encode(&ApiVersionsRequest::default(), 2);
-        ids.push(i32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]));
+        ids.push(i32::from_be_bytes([
+            payload[4], payload[5], payload[6], payload[7],
+        ]));
         c.send_frame(&payload);
     }
     for id in ids {
@@ -286,6 +372,22 @@ fn port_in_use_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Address already in use") || stderr.contains("address in use"), "{stderr}");
+    assert!(
+        stderr.contains("Address already in use") || stderr.contains("address in use"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn unimplemented_apis_get_unsupported_version_not_a_hangup() {
+    let b = TestBroker::start();
+    let mut c = RawClient::connect(b.port);
+    // SaslHandshake is not implemented: a parseable error, and the connection stays usable.
+    let r = c.call(
+        &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+        1,
+    );
+    assert_eq!(r.error_code, ResponseError::UnsupportedVersion.code());
+    assert_eq!(c.call(&ApiVersionsRequest::default(), 3).error_code, 0);
 }

@@ -16,6 +16,7 @@ mod metadata;
 mod produce;
 mod producer_id;
 mod topics;
+mod unsupported;
 
 pub use api_versions::supported_api_versions;
 pub use fetch_session::FetchSessionCache;
@@ -26,7 +27,7 @@ use crate::log::LogManager;
 use crate::metadata::TopicCatalog;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::Decodable;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -142,6 +143,14 @@ pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: Request) -> 
             )));
         }
         None => {
+            // Known to the protocol but not implemented here: a clear error where the response
+            // can carry one (decoding the request first, so a malformed one still closes).
+            let valid = req.api_key.valid_versions();
+            let decodes = (valid.min..=valid.max).contains(&version)
+                && RequestKind::decode(req.api_key, &mut req.body.clone(), version).is_ok();
+            if decodes && let Some(body) = unsupported::unsupported_response(req.api_key) {
+                return Handled::respond(body, version);
+            }
             return Handled::Now(Reply::Close(format!(
                 "unsupported API {:?} (key {})",
                 req.api_key, req.api_key as i16

@@ -39,7 +39,8 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
                 .partition_data
                 .into_iter()
                 .map(|p| {
-                    let r = append_partition(state, info.as_deref(), missing, acks, p, now);
+                    let r =
+                        append_partition(state, version, info.as_deref(), missing, acks, p, now);
                     any_error |= r.error_code != 0;
                     r
                 })
@@ -73,8 +74,17 @@ fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceRes
         .with_error_message(message.map(StrBytes::from_string))
 }
 
+/// Kafka (v3+) accepts exactly one v2 batch per partition in a produce request; the batch
+/// length field says where the first batch ends.
+fn is_single_batch(records: &[u8]) -> bool {
+    records.len() >= 12
+        && i32::from_be_bytes([records[8], records[9], records[10], records[11]]) as i64 + 12
+            == records.len() as i64
+}
+
 fn append_partition(
     state: &BrokerState,
+    version: i16,
     topic: Option<&TopicInfo>,
     missing: ResponseError,
     acks: i16,
@@ -122,6 +132,15 @@ fn append_partition(
             );
         }
     };
+    if !is_single_batch(&records) {
+        return failed(
+            index,
+            ResponseError::InvalidRecord.code(),
+            Some(format!(
+                "Produce requests with version {version} are only allowed to contain exactly one record batch"
+            )),
+        );
+    }
     match log.append_as_leader(BytesMut::from(records), now) {
         Ok(info) => PartitionProduceResponse::default()
             .with_index(index)

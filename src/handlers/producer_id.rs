@@ -17,7 +17,14 @@ pub fn init_producer_id(state: &Arc<BrokerState>, req: &Request) -> Handled {
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
-    let body = if request.transactional_id.is_some() {
+    let body = if request
+        .transactional_id
+        .as_ref()
+        .is_some_and(|t| t.is_empty())
+    {
+        // Kafka's transaction coordinator rejects an empty transactional id.
+        failed(ResponseError::InvalidRequest)
+    } else if request.transactional_id.is_some() {
         // Transactions need the transaction coordinator, which is not part of this broker yet.
         failed(ResponseError::CoordinatorNotAvailable)
     } else {

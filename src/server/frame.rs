@@ -3,7 +3,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, ResponseKind};
-use kafka_protocol::protocol::{Encodable, decode_request_header_from_buffer};
+use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
 
 /// A frame that must close the connection, with the reason to log.
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +53,19 @@ pub fn parse_header(frame: &mut Bytes) -> Result<(RequestHeader, ApiKey), FrameE
     }
     let key = i16::from_be_bytes([frame[0], frame[1]]);
     let api_key = ApiKey::try_from(key).map_err(|_| FrameError::UnknownApiKey(key))?;
-    let header =
-        decode_request_header_from_buffer(frame).map_err(|e| FrameError::Header(e.to_string()))?;
-    Ok((header, api_key))
+    let original = frame.clone();
+    match decode_request_header_from_buffer(frame) {
+        Ok(header) => Ok((header, api_key)),
+        // A client newer than us may send ApiVersions at a version whose header we would read
+        // as flexible when it is not: retry as header v1 so KIP-511 can answer it.
+        Err(_) if api_key == ApiKey::ApiVersions => {
+            *frame = original;
+            RequestHeader::decode(frame, 1)
+                .map(|h| (h, api_key))
+                .map_err(|e| FrameError::Header(e.to_string()))
+        }
+        Err(e) => Err(FrameError::Header(e.to_string())),
+    }
 }
 
 /// Appends one response frame (size, header, body) to `out`.

@@ -37,7 +37,10 @@ impl TestBroker {
             child: None,
             port: 0,
             dir,
-            extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             log: Arc::new(Mutex::new(Vec::new())),
         };
         b.launch();
@@ -84,7 +87,10 @@ impl TestBroker {
             .arg("server")
             .arg("--config")
             .arg(self.config_path())
-            .env("RUST_LOG", std::env::var("STROM_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("STROM_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -169,7 +175,10 @@ impl Drop for TestBroker {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Parses "Awaiting socket connections on 127.0.0.1:PORT" from the broker's log.

@@ -16,8 +16,13 @@ pub struct RawClient {
 impl RawClient {
     pub fn connect(port: u16) -> RawClient {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        RawClient { stream, correlation: 0 }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        RawClient {
+            stream,
+            correlation: 0,
+        }
     }
 
     /// Encodes header + body for `version` (without the size prefix).
@@ -30,7 +35,9 @@ impl RawClient {
             .with_client_id(Some(StrBytes::from_static_str("strom-raw-test")));
         let mut buf = BytesMut::new();
         let key = ApiKey::try_from(R::KEY).unwrap();
-        header.encode(&mut buf, key.request_header_version(version)).unwrap();
+        header
+            .encode(&mut buf, key.request_header_version(version))
+            .unwrap();
         req.encode(&mut buf, version).unwrap();
         buf
     }
@@ -62,14 +69,17 @@ impl RawClient {
         self.send_frame(&payload);
         let mut frame = self.read_frame().expect("response");
         let key = ApiKey::try_from(R::KEY).unwrap();
-        let header = ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
+        let header =
+            ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
         assert_eq!(header.correlation_id, self.correlation);
         R::Response::decode(&mut frame, version).unwrap()
     }
 
     /// True if the broker closed the connection (reads EOF or reset within the timeout).
     pub fn is_closed(&mut self) -> bool {
-        self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let mut b = [0u8; 1];
         matches!(self.stream.read(&mut b), Ok(0) | Err(_))
     }
@@ -77,8 +87,15 @@ impl RawClient {
 
 /// Builds an uncompressed v2 record batch with `n` records (keys/values "k{i}"/"v{i}").
 pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
     let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+    // Current timestamps: time-based segment rolling and retention go by record timestamps.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             transactional: false,
@@ -89,16 +106,29 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
             producer_epoch: epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: if seq < 0 { -1 } else { seq + i as i32 },
-            timestamp: 1_700_000_000_000 + i as i64,
+            // The encoder splits a batch wherever offset - sequence changes, so a
+            // non-idempotent batch numbers sequences from -1 (its base sequence stays -1).
+            sequence: if seq < 0 {
+                i as i32 - 1
+            } else {
+                seq + i as i32
+            },
+            timestamp: now + i as i64,
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(Bytes::from(format!("v{i}"))),
             headers: Default::default(),
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
     buf.freeze()
 }
 

@@ -1,0 +1,568 @@
+//! The v2 record batch header: parsing, validation of produced batches, and the in-place
+//! rewrite that assigns offsets.
+//!
+//! A batch is stored on disk exactly as the producer sent it except for the header fields the
+//! broker owns (base offset, partition leader epoch, and for `LogAppendTime` the timestamp type
+//! and max timestamp). Validation therefore never decompresses: it checks sizes, magic, CRC and
+//! counts, and for uncompressed batches walks the record lengths, which is cheap.
+
+use super::TopicPartition;
+use super::crc::crc32c;
+use super::error::LogError;
+use super::records::walk_records;
+
+/// Bytes before the batch length field's end: base offset (8) + batch length (4).
+pub const LOG_OVERHEAD: usize = 12;
+/// Size of the v2 batch header, up to the first record.
+pub const RECORD_BATCH_OVERHEAD: usize = 61;
+const LENGTH_OFFSET: usize = 8;
+const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+const MAGIC_OFFSET: usize = 16;
+const CRC_OFFSET: usize = 17;
+const ATTRIBUTES_OFFSET: usize = 21;
+const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+const BASE_TIMESTAMP_OFFSET: usize = 27;
+const MAX_TIMESTAMP_OFFSET: usize = 35;
+const PRODUCER_ID_OFFSET: usize = 43;
+const PRODUCER_EPOCH_OFFSET: usize = 51;
+const BASE_SEQUENCE_OFFSET: usize = 53;
+const RECORDS_COUNT_OFFSET: usize = 57;
+
+/// The only batch format Kafka 4 accepts.
+pub const MAGIC_V2: i8 = 2;
+const COMPRESSION_MASK: i16 = 0x07;
+const TIMESTAMP_TYPE_MASK: i16 = 0x08;
+const TRANSACTIONAL_MASK: i16 = 0x10;
+const CONTROL_MASK: i16 = 0x20;
+/// `NO_SEQUENCE` in Kafka.
+pub const NO_SEQUENCE: i32 = -1;
+
+/// The fixed-size header of a v2 record batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Bytes after the length field; the batch occupies `batch_length + 12` bytes.
+    pub batch_length: i32,
+    /// Leader epoch the batch was appended under.
+    pub partition_leader_epoch: i32,
+    /// Format version; always 2 for batches this log writes.
+    pub magic: i8,
+    /// CRC-32C of everything from the attributes to the end of the batch.
+    pub crc: u32,
+    /// Compression codec, timestamp type, transactional and control flags.
+    pub attributes: i16,
+    /// `last offset - base offset`.
+    pub last_offset_delta: i32,
+    /// Timestamp of the first record.
+    pub base_timestamp: i64,
+    /// Largest record timestamp (or the append time under `LogAppendTime`).
+    pub max_timestamp: i64,
+    /// Idempotent producer id, -1 if none.
+    pub producer_id: i64,
+    /// Producer epoch, -1 if none.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, -1 if none.
+    pub base_sequence: i32,
+    /// Number of records in the batch.
+    pub record_count: i32,
+}
+
+fn be_i16(buf: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([buf[at], buf[at + 1]])
+}
+fn be_i32(buf: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+fn be_i64(buf: &[u8], at: usize) -> i64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    i64::from_be_bytes(b)
+}
+
+impl BatchHeader {
+    /// Parses the header at the start of `buf`; `None` if fewer than 61 bytes are there.
+    pub fn parse(buf: &[u8]) -> Option<BatchHeader> {
+        if buf.len() < RECORD_BATCH_OVERHEAD {
+            return None;
+        }
+        Some(BatchHeader {
+            base_offset: be_i64(buf, 0),
+            batch_length: be_i32(buf, LENGTH_OFFSET),
+            partition_leader_epoch: be_i32(buf, PARTITION_LEADER_EPOCH_OFFSET),
+            magic: buf[MAGIC_OFFSET] as i8,
+            crc: be_i32(buf, CRC_OFFSET) as u32,
+            attributes: be_i16(buf, ATTRIBUTES_OFFSET),
+            last_offset_delta: be_i32(buf, LAST_OFFSET_DELTA_OFFSET),
+            base_timestamp: be_i64(buf, BASE_TIMESTAMP_OFFSET),
+            max_timestamp: be_i64(buf, MAX_TIMESTAMP_OFFSET),
+            producer_id: be_i64(buf, PRODUCER_ID_OFFSET),
+            producer_epoch: be_i16(buf, PRODUCER_EPOCH_OFFSET),
+            base_sequence: be_i32(buf, BASE_SEQUENCE_OFFSET),
+            record_count: be_i32(buf, RECORDS_COUNT_OFFSET),
+        })
+    }
+
+    /// Total bytes the batch occupies, log overhead included (0 if the length is negative).
+    pub fn size(&self) -> usize {
+        usize::try_from(self.batch_length).unwrap_or(0) + LOG_OVERHEAD
+    }
+
+    /// Offset of the last record.
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+
+    /// Compression codec id: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
+    pub fn compression(&self) -> u8 {
+        (self.attributes & COMPRESSION_MASK) as u8
+    }
+
+    /// Whether `max_timestamp` is the broker's append time rather than the producer's.
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & TIMESTAMP_TYPE_MASK != 0
+    }
+
+    /// Whether the batch belongs to a transaction.
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_MASK != 0
+    }
+
+    /// Whether the batch holds control records (transaction markers).
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_MASK != 0
+    }
+
+    /// Sequence of the last record, wrapping at `i32::MAX` as Kafka's
+    /// `DefaultRecordBatch.incrementSequence` does.
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence == NO_SEQUENCE {
+            return NO_SEQUENCE;
+        }
+        increment_sequence(self.base_sequence, self.last_offset_delta)
+    }
+}
+
+/// `sequence + increment`, wrapping past `i32::MAX` to 0 (Kafka's sequence arithmetic).
+pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    if sequence > i32::MAX - increment {
+        increment - (i32::MAX - sequence) - 1
+    } else {
+        sequence + increment
+    }
+}
+
+/// Checks that a batch read back from a segment is intact: complete, v2, CRC valid. Used by
+/// recovery, where any failure means the tail of the segment is torn.
+pub fn check_stored_batch(buf: &[u8]) -> Result<BatchHeader, String> {
+    let header = BatchHeader::parse(buf).ok_or("incomplete batch header")?;
+    if header.size() < RECORD_BATCH_OVERHEAD {
+        return Err(format!(
+            "batch length {} below the v2 minimum",
+            header.batch_length
+        ));
+    }
+    if header.magic != MAGIC_V2 {
+        return Err(format!("unexpected magic {}", header.magic));
+    }
+    if buf.len() < header.size() {
+        return Err(format!(
+            "batch of {} bytes but only {} present",
+            header.size(),
+            buf.len()
+        ));
+    }
+    let computed = crc32c(&buf[ATTRIBUTES_OFFSET..header.size()]);
+    if computed != header.crc {
+        return Err(format!(
+            "stored crc = {}, computed crc = {computed}",
+            header.crc
+        ));
+    }
+    Ok(header)
+}
+
+/// A produced batch that passed validation, with where it sits in the request buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidatedBatch {
+    /// Byte position of the batch in the produce payload.
+    pub position: usize,
+    /// Its header as sent.
+    pub header: BatchHeader,
+    /// For uncompressed batches, the largest record timestamp found by walking the records.
+    pub records_max_timestamp: Option<i64>,
+}
+
+/// Validates a produce payload (one or more v2 batches) the way Kafka's `UnifiedLog` and
+/// `LogValidator` do for client appends, without decompressing anything.
+pub fn validate_produce_batches(
+    buf: &[u8],
+    max_message_bytes: usize,
+    tp: &TopicPartition,
+) -> Result<Vec<ValidatedBatch>, LogError> {
+    let mut batches = Vec::with_capacity(1);
+    let mut pos = 0usize;
+    while pos < buf.len() || batches.is_empty() {
+        batches.push(validate_one(&buf[pos..], pos, max_message_bytes, tp)?);
+        pos += batches[batches.len() - 1].header.size();
+    }
+    Ok(batches)
+}
+
+fn validate_one(
+    buf: &[u8],
+    position: usize,
+    max_message_bytes: usize,
+    tp: &TopicPartition,
+) -> Result<ValidatedBatch, LogError> {
+    if buf.len() < LOG_OVERHEAD {
+        return Err(LogError::InvalidRecord(format!(
+            "Produce request to {tp} must have at least one complete record batch ({} trailing bytes)",
+            buf.len()
+        )));
+    }
+    let batch_length = be_i32(buf, LENGTH_OFFSET);
+    let min_length = (RECORD_BATCH_OVERHEAD - LOG_OVERHEAD) as i32;
+    if batch_length < min_length {
+        return Err(LogError::CorruptMessage(format!(
+            "Record batch is corrupt (the size {} is smaller than the minimum allowed overhead {RECORD_BATCH_OVERHEAD})",
+            i64::from(batch_length) + LOG_OVERHEAD as i64
+        )));
+    }
+    let size = batch_length as usize + LOG_OVERHEAD;
+    if size > buf.len() {
+        return Err(LogError::InvalidRecord(format!(
+            "Produce request to {tp} holds a truncated record batch: {size} bytes declared, {} present",
+            buf.len()
+        )));
+    }
+    let magic = buf[MAGIC_OFFSET] as i8;
+    if magic != MAGIC_V2 {
+        return Err(LogError::InvalidRecord(format!(
+            "Produce requests are only allowed to contain record batches with magic version 2 (got {magic})"
+        )));
+    }
+    let batch = &buf[..size];
+    let header = BatchHeader::parse(batch).ok_or_else(|| {
+        // invariant: size >= RECORD_BATCH_OVERHEAD was checked above, so this cannot happen;
+        // report it as corruption rather than panicking.
+        LogError::CorruptMessage("Record batch header is incomplete".into())
+    })?;
+    if header.base_offset != 0 {
+        return Err(LogError::InvalidRecord(format!(
+            "The baseOffset of the record batch in the append to {tp} should be 0, but it is {}",
+            header.base_offset
+        )));
+    }
+    if size > max_message_bytes {
+        return Err(LogError::MessageTooLarge {
+            partition: tp.to_string(),
+            size,
+            max: max_message_bytes,
+        });
+    }
+    let computed = crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    if computed != header.crc {
+        return Err(LogError::CorruptMessage(format!(
+            "Record is corrupt (stored crc = {}, computed crc = {computed})",
+            header.crc
+        )));
+    }
+    validate_header_rules(&header, tp)?;
+    let records_max_timestamp = if header.compression() == 0 {
+        let mut max_delta: Option<i64> = None;
+        walk_records(&batch[RECORD_BATCH_OVERHEAD..], header.record_count, |r| {
+            max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
+        })
+        .map_err(|e| LogError::InvalidRecord(format!("{e} in record batch appended to {tp}")))?;
+        max_delta.map(|d| header.base_timestamp.saturating_add(d))
+    } else {
+        None
+    };
+    Ok(ValidatedBatch {
+        position,
+        header,
+        records_max_timestamp,
+    })
+}
+
+/// Kafka's `LogValidator.validateBatch` rules that only need the header.
+fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<(), LogError> {
+    if header.last_offset_delta < 0 {
+        return Err(LogError::InvalidRecord(format!(
+            "Batch has an invalid offset range: [{}, {}] in append to {tp}",
+            header.base_offset,
+            header.last_offset()
+        )));
+    }
+    if header.record_count <= 0 {
+        return Err(LogError::InvalidRecord(format!(
+            "Invalid reported count for record batch: {} in append to {tp}",
+            header.record_count
+        )));
+    }
+    if i64::from(header.last_offset_delta) + 1 != i64::from(header.record_count) {
+        return Err(LogError::InvalidRecord(format!(
+            "Inconsistent batch offset range [{}, {}] and count of records {} in append to {tp}",
+            header.base_offset,
+            header.last_offset(),
+            header.record_count
+        )));
+    }
+    if header.compression() > 4 {
+        return Err(LogError::InvalidRecord(format!(
+            "Unknown compression type id {} in append to {tp}",
+            header.compression()
+        )));
+    }
+    if header.is_control() {
+        return Err(LogError::InvalidRecord(format!(
+            "Clients are not allowed to write control records (append to {tp})"
+        )));
+    }
+    if header.is_transactional() && header.producer_id < 0 {
+        return Err(LogError::InvalidRecord(format!(
+            "Transactional record batch without a producer id in append to {tp}"
+        )));
+    }
+    if header.producer_id >= 0 && header.base_sequence < 0 {
+        return Err(LogError::InvalidRecord(format!(
+            "Invalid sequence number {} in record batch with producerId {}",
+            header.base_sequence, header.producer_id
+        )));
+    }
+    Ok(())
+}
+
+/// Rewrites the broker-owned header fields of a validated batch in place: base offset,
+/// partition leader epoch 0 and, when `max_timestamp` differs from what the batch carries (or
+/// the topic uses `LogAppendTime`), the timestamp type and max timestamp with a fresh CRC.
+/// Returns the batch's max timestamp as stored.
+pub fn assign_offsets(
+    batch: &mut [u8],
+    base_offset: i64,
+    log_append_time: Option<i64>,
+    records_max_timestamp: Option<i64>,
+) -> i64 {
+    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+        .copy_from_slice(&0i32.to_be_bytes());
+    let attributes = be_i16(batch, ATTRIBUTES_OFFSET);
+    let current_max = be_i64(batch, MAX_TIMESTAMP_OFFSET);
+    let (new_attributes, new_max) = match log_append_time {
+        Some(now) => (attributes | TIMESTAMP_TYPE_MASK, now),
+        None => (
+            attributes & !TIMESTAMP_TYPE_MASK,
+            records_max_timestamp.unwrap_or(current_max),
+        ),
+    };
+    if new_attributes != attributes || new_max != current_max {
+        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+            .copy_from_slice(&new_attributes.to_be_bytes());
+        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+            .copy_from_slice(&new_max.to_be_bytes());
+        let crc = crc32c(&batch[ATTRIBUTES_OFFSET..]);
+        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+    new_max
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Builds real batches with kafka-protocol's encoder for tests across the log module.
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::indexmap::IndexMap;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    /// An uncompressed batch of `count` records with timestamps `ts, ts+1, ...`, base offset 0.
+    pub fn batch(count: usize, ts: i64, value_len: usize) -> BytesMut {
+        idempotent_batch(count, ts, value_len, -1, -1, -1)
+    }
+
+    /// Like [`batch`] but with producer id, epoch and base sequence.
+    pub fn idempotent_batch(
+        count: usize,
+        ts: i64,
+        value_len: usize,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> BytesMut {
+        let records: Vec<Record> = (0..count)
+            .map(|i| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id,
+                producer_epoch,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                // The encoder groups records whose offset - sequence agree into one batch.
+                sequence: base_sequence.max(0) + i as i32,
+                timestamp: ts + i as i64,
+                key: Some(Bytes::from(format!("k{i}"))),
+                value: Some(Bytes::from(vec![b'v'; value_len])),
+                headers: IndexMap::new(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .expect("encoding test records");
+        if base_sequence < 0 {
+            // Not idempotent: the producer sends NO_SEQUENCE.
+            buf[super::BASE_SEQUENCE_OFFSET..super::BASE_SEQUENCE_OFFSET + 4]
+                .copy_from_slice(&super::NO_SEQUENCE.to_be_bytes());
+            let crc = super::crc32c(&buf[super::ATTRIBUTES_OFFSET..]);
+            buf[super::CRC_OFFSET..super::CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        }
+        buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::batch;
+    use super::*;
+
+    fn tp() -> TopicPartition {
+        TopicPartition {
+            topic: "t".into(),
+            partition: 0,
+        }
+    }
+
+    #[test]
+    fn accepts_a_good_batch_and_reads_its_header() {
+        let buf = batch(3, 1000, 10);
+        let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid");
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].header.record_count, 3);
+        assert_eq!(v[0].header.last_offset_delta, 2);
+        assert_eq!(v[0].records_max_timestamp, Some(1002));
+        assert_eq!(v[0].header.size(), buf.len());
+    }
+
+    #[test]
+    fn accepts_several_batches() {
+        let mut buf = batch(2, 1, 1);
+        buf.extend_from_slice(&batch(1, 5, 1));
+        assert_eq!(
+            validate_produce_batches(&buf, 1 << 20, &tp())
+                .expect("valid")
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn rejects_bad_crc() {
+        let mut buf = batch(2, 1, 4);
+        let last = buf.len() - 1;
+        buf[last] ^= 0xFF;
+        let err = validate_produce_batches(&buf, 1 << 20, &tp()).expect_err("crc");
+        assert_eq!(err.error_code(), 2, "{err}");
+    }
+
+    #[test]
+    fn rejects_old_magic() {
+        let mut buf = batch(1, 1, 1);
+        buf[MAGIC_OFFSET] = 1;
+        let err = validate_produce_batches(&buf, 1 << 20, &tp()).expect_err("magic");
+        assert_eq!(err.error_code(), 87, "{err}");
+    }
+
+    #[test]
+    fn rejects_count_mismatch_with_valid_crc() {
+        let mut buf = batch(3, 1, 1);
+        buf[RECORDS_COUNT_OFFSET..RECORDS_COUNT_OFFSET + 4].copy_from_slice(&2i32.to_be_bytes());
+        let crc = crc32c(&buf[ATTRIBUTES_OFFSET..]);
+        buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let err = validate_produce_batches(&buf, 1 << 20, &tp()).expect_err("count");
+        assert_eq!(err.error_code(), 87, "{err}");
+        // Offsets and count agree, but the records section holds three records.
+        buf[LAST_OFFSET_DELTA_OFFSET..LAST_OFFSET_DELTA_OFFSET + 4]
+            .copy_from_slice(&1i32.to_be_bytes());
+        let crc = crc32c(&buf[ATTRIBUTES_OFFSET..]);
+        buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let err = validate_produce_batches(&buf, 1 << 20, &tp()).expect_err("records");
+        assert_eq!(err.error_code(), 87, "{err}");
+    }
+
+    #[test]
+    fn rejects_truncated_and_short_batches() {
+        let buf = batch(3, 1, 10);
+        let err = validate_produce_batches(&buf[..buf.len() - 3], 1 << 20, &tp()).expect_err("cut");
+        assert_eq!(err.error_code(), 87, "{err}");
+        let err = validate_produce_batches(&buf[..5], 1 << 20, &tp()).expect_err("tiny");
+        assert_eq!(err.error_code(), 87, "{err}");
+        let err = validate_produce_batches(&[], 1 << 20, &tp()).expect_err("empty");
+        assert_eq!(err.error_code(), 87, "{err}");
+        let mut short = buf.clone();
+        short[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&20i32.to_be_bytes());
+        let err = validate_produce_batches(&short, 1 << 20, &tp()).expect_err("short");
+        assert_eq!(err.error_code(), 2, "{err}");
+    }
+
+    #[test]
+    fn rejects_too_large_and_nonzero_base_offset() {
+        let buf = batch(3, 1, 100);
+        let err = validate_produce_batches(&buf, buf.len() - 1, &tp()).expect_err("large");
+        assert_eq!(err.error_code(), 10, "{err}");
+        assert!(validate_produce_batches(&buf, buf.len(), &tp()).is_ok());
+        let mut moved = buf.clone();
+        moved[0..8].copy_from_slice(&5i64.to_be_bytes());
+        let err = validate_produce_batches(&moved, 1 << 20, &tp()).expect_err("base offset");
+        assert_eq!(err.error_code(), 87, "{err}");
+    }
+
+    #[test]
+    fn assigning_offsets_keeps_the_crc_valid() {
+        let mut buf = batch(4, 500, 8);
+        let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
+        let max = assign_offsets(&mut buf, 42, None, v.records_max_timestamp);
+        assert_eq!(max, 503);
+        let h = check_stored_batch(&buf).expect("crc still valid");
+        assert_eq!(
+            (h.base_offset, h.last_offset(), h.partition_leader_epoch),
+            (42, 45, 0)
+        );
+        assert!(!h.is_log_append_time());
+
+        let max = assign_offsets(&mut buf, 7, Some(99_999), v.records_max_timestamp);
+        assert_eq!(max, 99_999);
+        let h = check_stored_batch(&buf).expect("crc recomputed");
+        assert!(h.is_log_append_time());
+        assert_eq!((h.base_offset, h.max_timestamp), (7, 99_999));
+    }
+
+    #[test]
+    fn create_time_max_timestamp_is_taken_from_the_records() {
+        let mut buf = batch(2, 100, 1);
+        buf[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&5i64.to_be_bytes());
+        let crc = crc32c(&buf[ATTRIBUTES_OFFSET..]);
+        buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
+        assert_eq!(
+            assign_offsets(&mut buf, 0, None, v.records_max_timestamp),
+            101
+        );
+        assert_eq!(check_stored_batch(&buf).expect("valid").max_timestamp, 101);
+    }
+
+    #[test]
+    fn sequence_wraps_at_i32_max() {
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+        assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
+        assert_eq!(increment_sequence(5, 2), 7);
+    }
+}

@@ -1,0 +1,560 @@
+//! Kafka's `LogManager`: every partition log in every log dir, their start-up recovery, the
+//! dir-level checkpoints and the clean-shutdown marker.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use uuid::Uuid;
+
+use super::TopicPartition;
+use super::error::LogError;
+use super::fsync::{fsync_dir, fsync_file};
+use super::unified_log::{LoadHints, UnifiedLog};
+use crate::config::LogConfig;
+use crate::storage::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
+
+/// Kafka's clean shutdown marker, written last on a clean shutdown and removed at start-up.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// Suffix of directories of deleted partitions awaiting removal.
+const DELETE_DIR_SUFFIX: &str = "-delete";
+const NOT_PARTITION_SUFFIXES: [&str; 3] = [DELETE_DIR_SUFFIX, "-stray", "-future"];
+/// The KRaft metadata log, written by the storage tool, not a partition of ours.
+const CLUSTER_METADATA_DIR: &str = "__cluster_metadata-0";
+
+/// One log dir in a DescribeLogDirs answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogDirDescription {
+    /// The log dir.
+    pub path: PathBuf,
+    /// Capacity of its file system in bytes (-1 if unknown, as Kafka reports it).
+    pub total_bytes: i64,
+    /// Bytes available to the broker on that file system (-1 if unknown).
+    pub usable_bytes: i64,
+    /// The partitions stored there, with the bytes in their segment files.
+    pub partitions: Vec<(TopicPartition, u64)>,
+}
+
+/// All partition logs of the broker.
+pub struct LogManager {
+    log_dirs: Vec<PathBuf>,
+    logs: RwLock<BTreeMap<TopicPartition, Arc<UnifiedLog>>>,
+    create_lock: Mutex<()>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Kafka's `parseTopicPartitionName` for a directory name; `None` for anything that is not a
+/// live partition directory.
+fn parse_partition_dir(name: &str) -> Option<TopicPartition> {
+    if name == CLUSTER_METADATA_DIR || NOT_PARTITION_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        return None;
+    }
+    let (topic, partition) = name.rsplit_once('-')?;
+    if topic.is_empty() || partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(TopicPartition {
+        topic: topic.to_string(),
+        partition: partition.parse().ok()?,
+    })
+}
+
+fn read_checkpoint(path: &Path) -> BTreeMap<TopicPartition, i64> {
+    match checkpoint::read(path) {
+        Ok(entries) => entries.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(
+                "Error occurred while reading checkpoint file {}, resetting it: {e}",
+                path.display()
+            );
+            BTreeMap::new()
+        }
+    }
+}
+
+impl LogManager {
+    /// Opens every partition directory in `log_dirs`. After a clean shutdown (marker present)
+    /// no log is rescanned; otherwise each log recovers from its checkpointed recovery point.
+    /// Up to `recovery_threads` logs per dir load in parallel. `topic_config` gives each
+    /// topic's configuration. Directories of deleted partitions are removed in the background.
+    pub fn startup(
+        log_dirs: &[PathBuf],
+        topic_config: &dyn Fn(&str) -> LogConfig,
+        recovery_threads: usize,
+    ) -> Result<LogManager, LogError> {
+        let mut logs = BTreeMap::new();
+        for dir in log_dirs {
+            for log in load_dir(dir, topic_config, recovery_threads)? {
+                let tp = log.topic_partition().clone();
+                if let Some(other) = logs.insert(tp.clone(), log) {
+                    return Err(LogError::MalformedFile {
+                        path: other.dir().to_path_buf(),
+                        reason: format!("Duplicate log directories for {tp} are found"),
+                    });
+                }
+            }
+        }
+        Ok(LogManager {
+            log_dirs: log_dirs.to_vec(),
+            logs: RwLock::new(logs),
+            create_lock: Mutex::new(()),
+        })
+    }
+
+    /// The log of `tp`, if this broker has one.
+    pub fn get(&self, tp: &TopicPartition) -> Option<Arc<UnifiedLog>> {
+        self.logs.read().get(tp).cloned()
+    }
+
+    /// The log of `tp`, creating its directory (in the log dir holding the fewest partitions)
+    /// with `partition.metadata` and an empty first segment if it does not exist.
+    pub fn get_or_create(
+        &self,
+        tp: &TopicPartition,
+        topic_id: Uuid,
+        config: LogConfig,
+    ) -> Result<Arc<UnifiedLog>, LogError> {
+        if let Some(log) = self.get(tp) {
+            return Ok(log);
+        }
+        let _guard = self.create_lock.lock();
+        if let Some(log) = self.get(tp) {
+            return Ok(log);
+        }
+        let parent = self.least_loaded_dir()?;
+        let dir = parent.join(tp.to_string());
+        let log = if dir.exists() {
+            UnifiedLog::load(&dir, tp.clone(), config, LoadHints::default(), now_ms())?
+        } else {
+            std::fs::create_dir_all(&dir).map_err(|e| LogError::io(&dir, e))?;
+            let log = UnifiedLog::create(&dir, tp.clone(), topic_id, config, now_ms())?;
+            fsync_dir(&parent).map_err(|e| LogError::io(&parent, e))?;
+            log
+        };
+        tracing::info!(
+            "Created log for partition {tp} in {} with properties {:?}",
+            dir.display(),
+            log.config()
+        );
+        let log = Arc::new(log);
+        self.logs.write().insert(tp.clone(), Arc::clone(&log));
+        Ok(log)
+    }
+
+    fn least_loaded_dir(&self) -> Result<PathBuf, LogError> {
+        let logs = self.logs.read();
+        self.log_dirs
+            .iter()
+            .min_by_key(|d| {
+                logs.values()
+                    .filter(|l| l.dir().parent() == Some(d.as_path()))
+                    .count()
+            })
+            .cloned()
+            .ok_or_else(|| LogError::MalformedFile {
+                path: PathBuf::new(),
+                reason: "no log dirs configured".into(),
+            })
+    }
+
+    /// Forgets the log of `tp`, renames its directory to Kafka's
+    /// `<topic>-<partition>.<uuid>-delete` form and removes it in the background. Deleting an
+    /// unknown partition does nothing.
+    pub fn delete(&self, tp: &TopicPartition) -> Result<(), LogError> {
+        let Some(log) = self.logs.write().remove(tp) else {
+            return Ok(());
+        };
+        let dir = log.dir().to_path_buf();
+        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let doomed = parent.join(format!(
+            "{tp}.{}{DELETE_DIR_SUFFIX}",
+            Uuid::new_v4().simple()
+        ));
+        std::fs::rename(&dir, &doomed).map_err(|e| LogError::io(&dir, e))?;
+        fsync_dir(&parent).map_err(|e| LogError::io(&parent, e))?;
+        tracing::info!(
+            "Log for partition {tp} is renamed to {} and is scheduled for deletion",
+            doomed.display()
+        );
+        remove_in_background(doomed);
+        Ok(())
+    }
+
+    /// Every log, ordered by partition.
+    pub fn all_logs(&self) -> Vec<Arc<UnifiedLog>> {
+        self.logs.read().values().cloned().collect()
+    }
+
+    /// For DescribeLogDirs: each dir's path, file system capacity and free space, and its
+    /// partitions with their sizes.
+    pub fn describe_dirs(&self) -> Vec<LogDirDescription> {
+        let logs = self.all_logs();
+        self.log_dirs
+            .iter()
+            .map(|dir| {
+                let (total_bytes, usable_bytes) = fs_space(dir);
+                let partitions = logs
+                    .iter()
+                    .filter(|l| l.dir().parent() == Some(dir.as_path()))
+                    .map(|l| (l.topic_partition().clone(), l.size_in_bytes()))
+                    .collect();
+                LogDirDescription {
+                    path: dir.clone(),
+                    total_bytes,
+                    usable_bytes,
+                    partitions,
+                }
+            })
+            .collect()
+    }
+
+    /// Retention pass over every log (run every `log.retention.check.interval.ms`): deletes
+    /// expired or excess segments, never an active one. Returns how many were deleted.
+    pub fn cleanup_logs(&self, now_ms: i64) -> usize {
+        let started = Instant::now();
+        let mut total = 0;
+        for log in self.all_logs() {
+            match log.delete_old_segments(now_ms) {
+                Ok(n) => total += n,
+                Err(e) => tracing::error!(
+                    "Error while deleting old segments of {}: {e}",
+                    log.topic_partition()
+                ),
+            }
+        }
+        tracing::debug!(
+            "Log cleanup completed. {total} files deleted in {} ms",
+            started.elapsed().as_millis()
+        );
+        total
+    }
+
+    /// Flushes logs whose `flush.ms` has elapsed (run every `log.flush.scheduler.interval.ms`).
+    pub fn flush_dirty_logs(&self, now_ms: i64) {
+        for log in self.all_logs() {
+            if let Err(e) = log.flush_if_due(now_ms) {
+                tracing::error!("Error flushing topic {}: {e}", log.topic_partition());
+            }
+        }
+    }
+
+    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` in every dir.
+    pub fn checkpoint(&self) -> Result<(), LogError> {
+        let logs = self.all_logs();
+        for dir in &self.log_dirs {
+            let here: Vec<&Arc<UnifiedLog>> = logs
+                .iter()
+                .filter(|l| l.dir().parent() == Some(dir.as_path()))
+                .collect();
+            let recovery: Vec<(TopicPartition, i64)> = here
+                .iter()
+                .map(|l| (l.topic_partition().clone(), l.recovery_point()))
+                .collect();
+            let starts: Vec<(TopicPartition, i64)> = here
+                .iter()
+                .filter(|l| {
+                    l.segment_base_offsets()
+                        .first()
+                        .is_some_and(|b| l.log_start_offset() > *b)
+                })
+                .map(|l| (l.topic_partition().clone(), l.log_start_offset()))
+                .collect();
+            for (name, entries) in [
+                (RECOVERY_POINT_CHECKPOINT, recovery),
+                (LOG_START_OFFSET_CHECKPOINT, starts),
+            ] {
+                let path = dir.join(name);
+                checkpoint::write(&path, &entries).map_err(|e| LogError::MalformedFile {
+                    path,
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: flush every log, trim indexes, snapshot producer state, write the
+    /// checkpoints, then the clean-shutdown marker in each dir.
+    pub fn shutdown(&self) -> Result<(), LogError> {
+        tracing::info!("Shutting down.");
+        for log in self.all_logs() {
+            log.close()?;
+        }
+        self.checkpoint()?;
+        for dir in &self.log_dirs {
+            let path = dir.join(CLEAN_SHUTDOWN_FILE);
+            let file = std::fs::File::create(&path).map_err(|e| LogError::io(&path, e))?;
+            std::io::Write::write_all(&mut &file, br#"{"version":0,"brokerEpoch":-1}"#)
+                .map_err(|e| LogError::io(&path, e))?;
+            fsync_file(&file).map_err(|e| LogError::io(&path, e))?;
+            fsync_dir(dir).map_err(|e| LogError::io(dir, e))?;
+        }
+        tracing::info!("Shutdown complete.");
+        Ok(())
+    }
+}
+
+/// Loads every partition directory of one log dir with up to `threads` loader threads.
+fn load_dir(
+    dir: &Path,
+    topic_config: &dyn Fn(&str) -> LogConfig,
+    threads: usize,
+) -> Result<Vec<Arc<UnifiedLog>>, LogError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+    let clean_shutdown = marker.exists();
+    if !clean_shutdown {
+        tracing::info!(
+            "Attempting recovery for all logs in {} since no clean shutdown file was found",
+            dir.display()
+        );
+    }
+    let recovery_points = read_checkpoint(&dir.join(RECOVERY_POINT_CHECKPOINT));
+    let log_starts = read_checkpoint(&dir.join(LOG_START_OFFSET_CHECKPOINT));
+    let mut work = VecDeque::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
+        let entry = entry.map_err(|e| LogError::io(dir, e))?;
+        if !entry
+            .file_type()
+            .map_err(|e| LogError::io(entry.path(), e))?
+            .is_dir()
+        {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(DELETE_DIR_SUFFIX) {
+            remove_in_background(entry.path());
+        } else if let Some(tp) = parse_partition_dir(&name) {
+            let hints = LoadHints {
+                recovery_point: recovery_points.get(&tp).copied(),
+                log_start_offset: log_starts.get(&tp).copied(),
+                clean_shutdown,
+            };
+            let config = topic_config(&tp.topic);
+            work.push_back((entry.path(), tp, config, hints));
+        }
+    }
+    let total = work.len();
+    let queue = Mutex::new(work);
+    let results = Mutex::new(Vec::with_capacity(total));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                while let Some((path, tp, config, hints)) = queue.lock().pop_front() {
+                    let load_started = Instant::now();
+                    let loaded = UnifiedLog::load(&path, tp, config, hints, now_ms());
+                    if let Ok(log) = &loaded {
+                        tracing::info!(
+                            "Completed load of log {} with {} segments, local-log-start-offset {} and log-end-offset {} in {}ms",
+                            log.topic_partition(),
+                            log.segment_count(),
+                            log.log_start_offset(),
+                            log.log_end_offset(),
+                            load_started.elapsed().as_millis()
+                        );
+                    }
+                    results.lock().push(loaded.map(Arc::new));
+                }
+            });
+        }
+    });
+    let logs = results
+        .into_inner()
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    match std::fs::remove_file(&marker) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(LogError::io(&marker, e)),
+    }
+    tracing::info!(
+        "Loaded {} logs in {}ms from {}",
+        logs.len(),
+        started.elapsed().as_millis(),
+        dir.display()
+    );
+    Ok(logs)
+}
+
+fn remove_in_background(path: PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("kafka-delete-logs".into())
+        .spawn(move || match std::fs::remove_dir_all(&path) {
+            Ok(()) => tracing::info!("Deleted log directory {}.", path.display()),
+            Err(e) => tracing::error!("Exception while deleting {}: {e}", path.display()),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("Could not start deleting log directory: {e}");
+    }
+}
+
+/// Total and available bytes of the file system holding `dir` (-1, -1 if unknown).
+fn fs_space(dir: &Path) -> (i64, i64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return (-1, -1);
+    };
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return (-1, -1);
+    }
+    let block = stat.f_frsize as u64;
+    let clamp = |blocks: u64| i64::try_from(blocks.saturating_mul(block)).unwrap_or(i64::MAX);
+    (clamp(stat.f_blocks as u64), clamp(stat.f_bavail as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::test_support::batch;
+
+    fn start(dirs: &[PathBuf]) -> LogManager {
+        LogManager::startup(dirs, &|_| LogConfig::default(), 2).expect("startup")
+    }
+
+    #[test]
+    fn parses_partition_directory_names_like_kafka() {
+        assert_eq!(
+            parse_partition_dir("orders-0"),
+            Some(TopicPartition::new("orders", 0))
+        );
+        assert_eq!(
+            parse_partition_dir("my-topic-12"),
+            Some(TopicPartition::new("my-topic", 12))
+        );
+        for skip in [
+            "__cluster_metadata-0",
+            "t-0.abc-delete",
+            "t-0-delete",
+            "t-0.x-stray",
+            "t-0.x-future",
+            "t-x",
+            "-0",
+            "t-",
+        ] {
+            assert_eq!(parse_partition_dir(skip), None, "{skip}");
+        }
+    }
+
+    #[test]
+    fn creates_spreads_restarts_and_deletes() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs = vec![root.path().join("a"), root.path().join("b")];
+        let mgr = start(&dirs);
+        let id = Uuid::from_u128(1);
+        let t0 = mgr
+            .get_or_create(&TopicPartition::new("t", 0), id, LogConfig::default())
+            .expect("create");
+        let t1 = mgr
+            .get_or_create(&TopicPartition::new("t", 1), id, LogConfig::default())
+            .expect("create");
+        assert_ne!(t0.dir().parent(), t1.dir().parent(), "spread over the dirs");
+        assert!(Arc::ptr_eq(
+            &t0,
+            &mgr.get_or_create(&TopicPartition::new("t", 0), id, LogConfig::default())
+                .expect("get")
+        ));
+        t0.append_as_leader(batch(3, 5, 10), 0).expect("append");
+        std::fs::create_dir_all(dirs[0].join("__cluster_metadata-0")).expect("metadata dir");
+        std::fs::write(dirs[0].join("meta.properties"), "version=1\n").expect("meta");
+        mgr.shutdown().expect("shutdown");
+        assert!(dirs[0].join(CLEAN_SHUTDOWN_FILE).exists());
+        let rp = std::fs::read_to_string(
+            t0.dir()
+                .parent()
+                .expect("parent")
+                .join(RECOVERY_POINT_CHECKPOINT),
+        )
+        .expect("rp");
+        assert_eq!(rp, "0\n1\nt 0 3\n");
+        drop((t0, t1, mgr));
+
+        let mgr = start(&dirs);
+        assert!(
+            !dirs[0].join(CLEAN_SHUTDOWN_FILE).exists(),
+            "marker removed at start-up"
+        );
+        assert_eq!(mgr.all_logs().len(), 2);
+        let t0 = mgr.get(&TopicPartition::new("t", 0)).expect("loaded");
+        assert_eq!(t0.log_end_offset(), 3);
+        assert_eq!(t0.topic_id(), id);
+        let described = mgr.describe_dirs();
+        assert_eq!(described.len(), 2);
+        assert!(described.iter().all(|d| d.total_bytes >= d.usable_bytes
+            && d.usable_bytes > 0
+            && d.partitions.len() == 1));
+
+        let old_dir = t0.dir().to_path_buf();
+        mgr.delete(&TopicPartition::new("t", 0)).expect("delete");
+        assert!(mgr.get(&TopicPartition::new("t", 0)).is_none());
+        assert!(!old_dir.exists());
+        mgr.delete(&TopicPartition::new("t", 0))
+            .expect("deleting twice is fine");
+    }
+
+    #[test]
+    fn unclean_restart_recovers_from_the_checkpoint() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs = vec![root.path().to_path_buf()];
+        let mgr = start(&dirs);
+        let log = mgr
+            .get_or_create(
+                &TopicPartition::new("t", 0),
+                Uuid::nil(),
+                LogConfig::default(),
+            )
+            .expect("create");
+        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        mgr.checkpoint().expect("checkpoint");
+        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        let path = log.dir().join("00000000000000000000.log");
+        drop((log, mgr)); // no shutdown: a crash
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0]);
+        std::fs::write(&path, &bytes).expect("garbage tail");
+        let mgr = start(&dirs);
+        let log = mgr.get(&TopicPartition::new("t", 0)).expect("loaded");
+        assert_eq!(log.log_end_offset(), 4);
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").len() as usize,
+            bytes.len() - 7
+        );
+    }
+
+    #[test]
+    fn cleanup_and_flush_run_over_all_logs() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mgr = start(&[root.path().to_path_buf()]);
+        let one = batch(1, 0, 10).len() as i32;
+        let config = LogConfig {
+            segment_bytes: one,
+            retention_ms: 10,
+            flush_ms: 0,
+            ..LogConfig::default()
+        };
+        let log = mgr
+            .get_or_create(&TopicPartition::new("t", 0), Uuid::nil(), config)
+            .expect("create");
+        for _ in 0..3 {
+            log.append_as_leader(batch(1, 0, 10), 0).expect("append");
+        }
+        mgr.flush_dirty_logs(now_ms());
+        assert_eq!(log.recovery_point(), 3);
+        assert_eq!(mgr.cleanup_logs(1000), 2);
+        assert_eq!(log.log_start_offset(), 2);
+        mgr.checkpoint().expect("checkpoint");
+        let starts =
+            std::fs::read_to_string(root.path().join(LOG_START_OFFSET_CHECKPOINT)).expect("read");
+        // Kafka only checkpoints a start offset that lies inside the first segment.
+        assert_eq!(starts, "0\n0\n");
+    }
+}

@@ -1,0 +1,451 @@
+//! Kafka's `LogSegment`: one `.log` file of whole record batches plus its offset and time
+//! indexes.
+//!
+//! Appends come from one writer at a time (the owning log's append lock); reads run
+//! concurrently. A reader never sees a half-written batch because the committed size is
+//! published only after the bytes are in the file, and reads stop there.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+
+mod read;
+mod recover;
+
+use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
+use super::error::LogError;
+use super::fsync::fsync_file;
+use super::offset_index::OffsetIndex;
+use super::time_index::TimeIndex;
+use crate::config::LogConfig;
+
+/// Suffix of segment data files.
+pub const LOG_SUFFIX: &str = ".log";
+/// Suffix of offset index files.
+pub const INDEX_SUFFIX: &str = ".index";
+/// Suffix of time index files.
+pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
+
+/// Kafka's file name for a segment file: the base offset zero-padded to 20 digits.
+pub fn file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+/// What recovering a segment found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryOutcome {
+    /// Bytes cut from the end because they did not form valid batches.
+    pub truncated_bytes: u64,
+    /// Offset after the last valid batch, if the segment holds any.
+    pub next_offset: Option<i64>,
+}
+
+/// How much a read took from one segment.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadProgress {
+    /// Bytes of whole batches added to the output.
+    pub bytes: usize,
+    /// True when the read reached the end of the segment's data, so it may continue in the
+    /// next segment.
+    pub exhausted: bool,
+}
+
+struct SegmentState {
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_last_index_entry: usize,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    rolling_based_timestamp: Option<i64>,
+    created_ms: i64,
+}
+
+/// One segment of a partition log.
+pub struct LogSegment {
+    base_offset: i64,
+    log_path: PathBuf,
+    file: File,
+    size: AtomicU64,
+    state: RwLock<SegmentState>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl LogSegment {
+    /// Creates an empty segment at `base_offset` in `dir` with indexes preallocated to
+    /// `index_bytes`.
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        index_bytes: usize,
+        now_ms: i64,
+    ) -> Result<LogSegment, LogError> {
+        let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .map_err(|e| LogError::io(&log_path, e))?;
+        let offset_index = OffsetIndex::open(
+            &dir.join(file_name(base_offset, INDEX_SUFFIX)),
+            base_offset,
+            Some(index_bytes),
+        )?;
+        let time_index = TimeIndex::open(
+            &dir.join(file_name(base_offset, TIME_INDEX_SUFFIX)),
+            base_offset,
+            Some(index_bytes),
+        )?;
+        Ok(LogSegment {
+            base_offset,
+            log_path,
+            file,
+            size: AtomicU64::new(0),
+            state: RwLock::new(SegmentState {
+                offset_index,
+                time_index,
+                bytes_since_last_index_entry: 0,
+                max_timestamp: -1,
+                offset_of_max_timestamp: base_offset,
+                rolling_based_timestamp: None,
+                created_ms: now_ms,
+            }),
+        })
+    }
+
+    /// Opens an existing segment. `index_capacity` is set for the active segment, whose
+    /// indexes must take appends. Returns the segment and whether its indexes must be rebuilt
+    /// (missing or failing Kafka's sanity check).
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        index_capacity: Option<usize>,
+    ) -> Result<(LogSegment, bool), LogError> {
+        let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .map_err(|e| LogError::io(&log_path, e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| LogError::io(&log_path, e))?
+            .len();
+        let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
+        let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
+        let missing = !index_path.exists() || !time_index_path.exists();
+        let offset_index = OffsetIndex::open(&index_path, base_offset, index_capacity)?;
+        let time_index = TimeIndex::open(&time_index_path, base_offset, index_capacity)?;
+        let insane = !offset_index.is_sane() || !time_index.is_sane();
+        let (max_timestamp, offset_of_max_timestamp) =
+            time_index.last_entry().unwrap_or((-1, base_offset));
+        let segment = LogSegment {
+            base_offset,
+            log_path,
+            file,
+            size: AtomicU64::new(size),
+            state: RwLock::new(SegmentState {
+                offset_index,
+                time_index,
+                bytes_since_last_index_entry: 0,
+                max_timestamp,
+                offset_of_max_timestamp,
+                rolling_based_timestamp: None,
+                created_ms: now_ms(),
+            }),
+        };
+        if index_capacity.is_some() && size > 0 {
+            let first = segment.read_header(0)?;
+            segment.state.write().rolling_based_timestamp = first.map(|h| h.max_timestamp);
+        }
+        Ok((segment, missing || insane))
+    }
+
+    /// Offset of the segment's first batch (its name).
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    /// Committed size of the `.log` file in bytes.
+    pub fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    /// Path of the `.log` file.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Largest batch max timestamp and the last offset of that batch, `(-1, base)` if none.
+    pub fn max_timestamp_and_offset(&self) -> (i64, i64) {
+        let s = self.state.read();
+        (s.max_timestamp, s.offset_of_max_timestamp)
+    }
+
+    /// The timestamp retention compares against: the largest record timestamp, or the file's
+    /// modification time when no batch carries one (Kafka's `largestTimestamp`).
+    pub fn largest_timestamp(&self) -> i64 {
+        let max = self.state.read().max_timestamp;
+        if max >= 0 {
+            return max;
+        }
+        std::fs::metadata(&self.log_path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// Appends batches whose offsets are already assigned, writing them to the file (page
+    /// cache) and indexing them every `index_interval_bytes`.
+    pub fn append(&self, records: &[u8], index_interval_bytes: usize) -> Result<(), LogError> {
+        let position = self.size();
+        self.file
+            .write_all_at(records, position)
+            .map_err(|e| LogError::io(&self.log_path, e))?;
+        let mut state = self.state.write();
+        let mut at = 0usize;
+        while let Some(header) = BatchHeader::parse(&records[at..]) {
+            if state.rolling_based_timestamp.is_none() && position == 0 && at == 0 {
+                state.rolling_based_timestamp = Some(header.max_timestamp);
+            }
+            index_batch(
+                &mut state,
+                &header,
+                position + at as u64,
+                index_interval_bytes,
+            );
+            at += header.size().max(RECORD_BATCH_OVERHEAD);
+        }
+        drop(state);
+        self.size
+            .store(position + records.len() as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Kafka's `LogSegment.shouldRoll`: the append would overflow `segment.bytes`, the segment
+    /// has aged past `segment.ms` (by record timestamps when present), an index is full, or
+    /// the offsets would not fit the index's 4-byte relative offsets.
+    pub fn should_roll(
+        &self,
+        config: &LogConfig,
+        incoming_bytes: usize,
+        max_timestamp_in_messages: i64,
+        max_offset_in_messages: i64,
+        now_ms: i64,
+    ) -> bool {
+        let size = self.size();
+        let state = self.state.read();
+        let waited = match state.rolling_based_timestamp {
+            Some(ts) if ts >= 0 => max_timestamp_in_messages - ts,
+            _ => now_ms - state.created_ms,
+        };
+        let max_bytes = i64::from(config.segment_bytes.max(0)) - incoming_bytes as i64;
+        size as i64 > max_bytes
+            || (size > 0 && waited > config.segment_ms - config.segment_jitter_ms.max(0))
+            || state.offset_index.is_full()
+            || state.time_index.is_full()
+            || max_offset_in_messages - self.base_offset > i64::from(i32::MAX)
+    }
+
+    /// Called when the segment stops being the active one (roll) or the log closes: records
+    /// the final time index entry and trims both indexes to their real size.
+    pub fn on_become_inactive(&self) -> Result<(), LogError> {
+        let mut state = self.state.write();
+        let (ts, off) = (state.max_timestamp, state.offset_of_max_timestamp);
+        if ts >= 0 {
+            state.time_index.maybe_append(ts, off, true);
+        }
+        state.offset_index.trim()?;
+        state.time_index.trim()
+    }
+
+    /// Forces the `.log` file and both indexes to disk.
+    pub fn flush(&self) -> Result<(), LogError> {
+        fsync_file(&self.file).map_err(|e| LogError::io(&self.log_path, e))?;
+        let state = self.state.read();
+        state.offset_index.flush()?;
+        state.time_index.flush()
+    }
+
+    /// Removes the segment's files. Readers holding the segment keep working on the open
+    /// descriptor and mapping until they drop it.
+    pub fn delete_files(&self) -> Result<(), LogError> {
+        let state = self.state.read();
+        for path in [
+            self.log_path.as_path(),
+            state.offset_index.path(),
+            state.time_index.path(),
+        ] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io(path, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Kafka's per-batch index maintenance in `LogSegment.append`: track the max timestamp, and
+/// once more than `index.interval.bytes` were written since the last entry, index this batch.
+fn index_batch(
+    state: &mut SegmentState,
+    header: &BatchHeader,
+    position: u64,
+    index_interval_bytes: usize,
+) {
+    if header.max_timestamp > state.max_timestamp {
+        state.max_timestamp = header.max_timestamp;
+        state.offset_of_max_timestamp = header.last_offset();
+    }
+    if state.bytes_since_last_index_entry > index_interval_bytes {
+        state
+            .offset_index
+            .append(header.last_offset(), position as u32);
+        let (ts, off) = (state.max_timestamp, state.offset_of_max_timestamp);
+        state.time_index.maybe_append(ts, off, false);
+        state.bytes_since_last_index_entry = 0;
+    }
+    state.bytes_since_last_index_entry += header.size();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::TopicPartition;
+    use crate::log::batch::test_support::batch;
+    use crate::log::batch::{assign_offsets, validate_produce_batches};
+
+    /// Appends `n` batches of `per` records each, offsets from `base`.
+    pub(crate) fn fill(seg: &LogSegment, base: i64, n: usize, per: usize, interval: usize) -> i64 {
+        let tp = TopicPartition {
+            topic: "t".into(),
+            partition: 0,
+        };
+        let mut next = base;
+        for i in 0..n {
+            let mut b = batch(per, 1000 + i as i64, 100);
+            let v = validate_produce_batches(&b, 1 << 20, &tp).expect("valid")[0];
+            assign_offsets(&mut b, next, None, v.records_max_timestamp);
+            seg.append(&b, interval).expect("append");
+            next += per as i64;
+        }
+        next
+    }
+
+    #[test]
+    fn append_indexes_and_translates_offsets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
+        let next = fill(&seg, 0, 50, 2, 500);
+        assert_eq!(next, 100);
+        assert!(
+            seg.state.read().offset_index.entries() > 5,
+            "indexed every ~500 bytes"
+        );
+        for target in [0, 1, 37, 98, 99] {
+            let (_, h) = seg.translate_offset(target).expect("io").expect("found");
+            assert!(h.base_offset <= target && h.last_offset() >= target);
+        }
+        assert!(seg.translate_offset(100).expect("io").is_none());
+        assert_eq!(seg.read_next_offset().expect("next"), 100);
+        assert_eq!(seg.max_timestamp_and_offset(), (1049 + 1, 99));
+    }
+
+    #[test]
+    fn read_into_returns_whole_batches_and_honours_kip74() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
+        fill(&seg, 0, 10, 1, 4096);
+        let one = seg.read_header(0).expect("io").expect("header").size();
+        let mut out = Vec::new();
+        let p = seg
+            .read_into(3, one * 2 + 5, false, i64::MAX, &mut out)
+            .expect("read");
+        assert_eq!((p.bytes, out.len(), p.exhausted), (one * 2, one * 2, false));
+        assert_eq!(BatchHeader::parse(&out).expect("header").base_offset, 3);
+        out.clear();
+        let p = seg
+            .read_into(3, 10, false, i64::MAX, &mut out)
+            .expect("read");
+        assert_eq!(p.bytes, 0, "too small without min_one_batch");
+        let p = seg
+            .read_into(3, 10, true, i64::MAX, &mut out)
+            .expect("read");
+        assert_eq!(p.bytes, one, "KIP-74: first batch whole");
+        out.clear();
+        let p = seg.read_into(8, 1 << 20, false, 9, &mut out).expect("read");
+        assert_eq!(p.bytes, one, "stops at the high watermark");
+    }
+
+    #[test]
+    fn roll_conditions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
+        let config = LogConfig {
+            segment_bytes: 1000,
+            segment_ms: 60_000,
+            ..LogConfig::default()
+        };
+        assert!(
+            !seg.should_roll(&config, 500, 0, 0, 1_000_000),
+            "empty segments never roll by time"
+        );
+        fill(&seg, 0, 1, 1, 4096);
+        let size = seg.size() as usize;
+        assert!(!seg.should_roll(&config, 1000 - size, 1000, 1, 0));
+        assert!(seg.should_roll(&config, 1001 - size, 1000, 1, 0), "size");
+        assert!(
+            seg.should_roll(&config, 1, 1000 + 60_001, 1, 0),
+            "time by record timestamps"
+        );
+        assert!(
+            seg.should_roll(&config, 1, 1000, i64::from(i32::MAX) + 1, 0),
+            "relative offset overflow"
+        );
+    }
+
+    #[test]
+    fn reopen_after_close_finds_next_offset_and_max_timestamp() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 5, 4096, 0).expect("create");
+        fill(&seg, 5, 20, 3, 300);
+        seg.on_become_inactive().expect("close");
+        drop(seg);
+        let (seg, rebuild) = LogSegment::open(dir.path(), 5, Some(4096)).expect("open");
+        assert!(!rebuild);
+        assert_eq!(seg.read_next_offset().expect("next"), 65);
+        assert_eq!(seg.max_timestamp_and_offset(), (1019 + 2, 64));
+    }
+
+    #[test]
+    fn recover_truncates_a_torn_tail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
+        fill(&seg, 0, 5, 2, 4096);
+        let good = seg.size();
+        let half = seg.read_bytes(0, 40).expect("read");
+        seg.file.write_all_at(&half, good).expect("tear");
+        let outcome = seg.recover(4096).expect("recover");
+        assert_eq!(
+            outcome,
+            RecoveryOutcome {
+                truncated_bytes: 40,
+                next_offset: Some(10)
+            }
+        );
+        assert_eq!(seg.size(), good);
+        assert_eq!(std::fs::metadata(seg.log_path()).expect("meta").len(), good);
+    }
+}

@@ -1,0 +1,141 @@
+//! Locating and reading batches in a segment: header scans from an index position and the
+//! single positioned read behind a fetch.
+
+use std::os::unix::fs::FileExt;
+
+use super::{LogSegment, ReadProgress};
+use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
+use crate::log::error::LogError;
+
+impl LogSegment {
+    /// Reads the batch header at byte `position`; `None` past the committed end or if the
+    /// header is incomplete.
+    pub fn read_header(&self, position: u64) -> Result<Option<BatchHeader>, LogError> {
+        if position + RECORD_BATCH_OVERHEAD as u64 > self.size() {
+            return Ok(None);
+        }
+        let mut buf = [0u8; RECORD_BATCH_OVERHEAD];
+        self.file
+            .read_exact_at(&mut buf, position)
+            .map_err(|e| LogError::io(&self.log_path, e))?;
+        Ok(BatchHeader::parse(&buf))
+    }
+
+    /// Where a timestamp search should start scanning: the time index gives the offset of the
+    /// last entry below `target`, the offset index its batch's position (Kafka's
+    /// `LogSegment.findOffsetByTimestamp`).
+    pub fn timestamp_search_start(&self, target: i64, starting_offset: i64) -> u64 {
+        let state = self.state.read();
+        let (_, offset) = state.time_index.lookup(target);
+        u64::from(state.offset_index.lookup(offset.max(starting_offset)).1)
+    }
+
+    /// Reads `len` bytes at `position` (whole batches located earlier).
+    pub fn read_bytes(&self, position: u64, len: usize) -> Result<Vec<u8>, LogError> {
+        let mut buf = vec![0u8; len];
+        self.file
+            .read_exact_at(&mut buf, position)
+            .map_err(|e| LogError::io(&self.log_path, e))?;
+        Ok(buf)
+    }
+
+    /// Position and header of the first batch whose last offset is >= `offset`, found through
+    /// the offset index and a short scan of batch headers. `None` if no such batch here.
+    pub fn translate_offset(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        let (_, start) = self.state.read().offset_index.lookup(offset);
+        self.find_batch_from(u64::from(start), |h| h.last_offset() >= offset)
+    }
+
+    /// Scans batch headers from `position` for the first one matching `found`.
+    pub fn find_batch_from(
+        &self,
+        mut position: u64,
+        found: impl Fn(&BatchHeader) -> bool,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        while let Some(header) = self.read_header(position)? {
+            if found(&header) {
+                return Ok(Some((position, header)));
+            }
+            if header.size() < RECORD_BATCH_OVERHEAD {
+                return Ok(None);
+            }
+            position += header.size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Appends to `out` the whole batches starting with the one containing `offset`, at most
+    /// `max_bytes`, and none at or past `max_offset_exclusive`. With `min_one_batch` the first
+    /// batch is taken whole even if larger than `max_bytes` (KIP-74). One positioned read.
+    pub fn read_into(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        max_offset_exclusive: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<ReadProgress, LogError> {
+        let size = self.size();
+        let Some((start, first)) = self.translate_offset(offset)? else {
+            return Ok(ReadProgress {
+                bytes: 0,
+                exhausted: true,
+            });
+        };
+        if first.base_offset >= max_offset_exclusive {
+            return Ok(ReadProgress {
+                bytes: 0,
+                exhausted: false,
+            });
+        }
+        let available = (size - start) as usize;
+        let old_len = out.len();
+        let mut want = available.min(max_bytes);
+        if want < first.size() && min_one_batch {
+            want = first.size().min(available);
+        }
+        out.resize(old_len + want, 0);
+        if let Err(e) = self.file.read_exact_at(&mut out[old_len..], start) {
+            out.truncate(old_len);
+            return Err(LogError::io(&self.log_path, e));
+        }
+        let mut end = 0usize;
+        while let Some(header) = BatchHeader::parse(&out[old_len + end..]) {
+            let batch_size = header.size();
+            if header.base_offset >= max_offset_exclusive
+                || batch_size < RECORD_BATCH_OVERHEAD
+                || end + batch_size > want
+            {
+                break;
+            }
+            end += batch_size;
+        }
+        out.truncate(old_len + end);
+        Ok(ReadProgress {
+            bytes: end,
+            exhausted: start + end as u64 >= size,
+        })
+    }
+
+    /// Offset the next batch appended here would get: scans from the last offset index entry
+    /// to the end (at most one index interval), as Kafka's `readNextOffset`.
+    pub fn read_next_offset(&self) -> Result<i64, LogError> {
+        let start = {
+            let state = self.state.read();
+            match state.offset_index.last_offset() {
+                Some(last) => u64::from(state.offset_index.lookup(last).1),
+                None => 0,
+            }
+        };
+        let mut next = self.base_offset;
+        let mut position = start;
+        while let Some(header) = self.read_header(position)? {
+            if header.size() < RECORD_BATCH_OVERHEAD {
+                break;
+            }
+            next = header.last_offset() + 1;
+            position += header.size() as u64;
+        }
+        Ok(next)
+    }
+}

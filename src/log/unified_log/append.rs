@@ -1,0 +1,323 @@
+//! The produce path: validate, deduplicate, assign offsets, roll, write, publish.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use super::{UnifiedLog, index_bytes};
+use crate::config::{LogConfig, TimestampType};
+use crate::log::LogAppendInfo;
+use crate::log::batch::{assign_offsets, validate_produce_batches};
+use crate::log::error::LogError;
+use crate::log::fsync::fsync_dir;
+use crate::log::producer_state::ProducerStateManager;
+use crate::log::segment::LogSegment;
+
+impl UnifiedLog {
+    /// Validates `records` (one partition's produce payload: one or more v2 batches), answers
+    /// an idempotent retry with the original offsets, checks producer sequences, assigns
+    /// offsets by rewriting batch headers in place, rolls the segment if due, writes the bytes
+    /// (in the page cache when this returns), flushes per `flush.messages`, and wakes fetchers.
+    pub fn append_as_leader(
+        &self,
+        mut records: BytesMut,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo, LogError> {
+        let config = self.config();
+        let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
+        let batches = validate_produce_batches(&records, max_message_bytes, &self.tp)?;
+        let segment_bytes = usize::try_from(config.segment_bytes).unwrap_or(0);
+        if records.len() > segment_bytes {
+            return Err(LogError::RecordListTooLarge {
+                partition: self.tp.to_string(),
+                size: records.len(),
+                max: segment_bytes,
+            });
+        }
+        let log_append_time =
+            (config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+
+        let mut producers = self.producers.lock();
+        let log_start_offset = self.log_start_offset();
+        for batch in &batches {
+            if let Some(dup) = producers.find_duplicate(&batch.header) {
+                return Ok(LogAppendInfo {
+                    first_offset: dup.first_offset,
+                    last_offset: dup.last_offset,
+                    log_append_time: if log_append_time.is_some() {
+                        dup.timestamp
+                    } else {
+                        -1
+                    },
+                    log_start_offset,
+                    record_count: dup.last_offset - dup.first_offset + 1,
+                    duplicate: true,
+                });
+            }
+        }
+
+        let first_offset = self.log_end_offset();
+        let mut next_offset = first_offset;
+        let mut max_timestamp = -1i64;
+        let mut pending = HashMap::new();
+        for batch in &batches {
+            let header = batch.header;
+            if header.producer_id >= 0 {
+                producers.check_sequence(&header, next_offset, &pending)?;
+            }
+            let bytes = &mut records[batch.position..batch.position + header.size()];
+            let stored_max = assign_offsets(
+                bytes,
+                next_offset,
+                log_append_time,
+                batch.records_max_timestamp,
+            );
+            if header.producer_id >= 0 {
+                let mut stored = header;
+                stored.base_offset = next_offset;
+                stored.max_timestamp = stored_max;
+                let entry = producers.updated_entry(&stored, &pending);
+                pending.insert(header.producer_id, entry);
+            }
+            max_timestamp = max_timestamp.max(stored_max);
+            next_offset += i64::from(header.record_count);
+        }
+        let last_offset = next_offset - 1;
+
+        let mut segment = self.active_segment();
+        if segment.size() > 0
+            && segment.should_roll(&config, records.len(), max_timestamp, last_offset, now_ms)
+        {
+            segment = self.roll(&mut producers, first_offset, &config, now_ms)?;
+        }
+        let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
+        segment.append(&records, interval)?;
+        producers.apply(pending);
+        self.log_end_offset.store(next_offset, Ordering::Release);
+        drop(producers);
+
+        let appended = next_offset - first_offset;
+        let unflushed = self
+            .unflushed_messages
+            .fetch_add(appended, Ordering::AcqRel)
+            + appended;
+        if unflushed >= config.flush_messages {
+            self.flush()?;
+        }
+        self.notify.notify_waiters();
+        Ok(LogAppendInfo {
+            first_offset,
+            last_offset,
+            log_append_time: log_append_time.unwrap_or(-1),
+            log_start_offset,
+            record_count: appended,
+            duplicate: false,
+        })
+    }
+
+    /// Starts a new active segment at `new_base`: the old one gets its final time index entry
+    /// and trimmed indexes, producer state is snapshotted at the new base, and the old segment
+    /// is fsynced in the background, after which the recovery point moves past it.
+    fn roll(
+        &self,
+        producers: &mut ProducerStateManager,
+        new_base: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Arc<LogSegment>, LogError> {
+        let started = Instant::now();
+        let old = self.active_segment();
+        old.on_become_inactive()?;
+        let segment = Arc::new(LogSegment::create(
+            &self.dir,
+            new_base,
+            index_bytes(config),
+            now_ms,
+        )?);
+        self.segments.write().insert(new_base, Arc::clone(&segment));
+        producers.take_snapshot(new_base, false)?;
+        tracing::info!(
+            "[LocalLog partition={}, dir={}] Rolled new log segment at offset {new_base} in {} ms.",
+            self.tp,
+            self.parent_dir_display(),
+            started.elapsed().as_millis()
+        );
+        let recovery_point = Arc::clone(&self.recovery_point);
+        let dir = self.dir.clone();
+        let tp = self.tp.clone();
+        let flushed = std::thread::Builder::new()
+            .name(format!("flush-log-{tp}"))
+            .spawn(move || {
+                let result = old
+                    .flush()
+                    .and_then(|()| fsync_dir(&dir).map_err(|e| LogError::io(&dir, e)));
+                match result {
+                    Ok(()) => {
+                        recovery_point.fetch_max(new_base, Ordering::AcqRel);
+                    }
+                    Err(e) => tracing::error!(
+                        "Error while flushing log for {tp} in dir {}: {e}",
+                        dir.display()
+                    ),
+                }
+            });
+        if let Err(e) = flushed {
+            tracing::warn!("Could not start the background flush of {}: {e}", self.tp);
+        }
+        Ok(segment)
+    }
+
+    pub(super) fn parent_dir_display(&self) -> String {
+        self.dir
+            .parent()
+            .map_or_else(String::new, |p| p.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{append_n, new_log};
+    use crate::config::{LogConfig, TimestampType};
+    use crate::log::batch::test_support::{batch, idempotent_batch};
+    use crate::log::check_stored_batch;
+
+    #[test]
+    fn assigns_consecutive_offsets() {
+        let (_root, log) = new_log(LogConfig::default());
+        let a = log.append_as_leader(batch(3, 100, 10), 0).expect("append");
+        let b = log.append_as_leader(batch(2, 200, 10), 0).expect("append");
+        assert_eq!((a.first_offset, a.last_offset, a.record_count), (0, 2, 3));
+        assert_eq!((b.first_offset, b.last_offset), (3, 4));
+        assert_eq!(a.log_append_time, -1);
+        assert_eq!(log.log_end_offset(), 5);
+        assert_eq!(log.high_watermark(), 5);
+        let data = log.read(3, 1 << 20, false).expect("read").records;
+        let h = check_stored_batch(&data).expect("stored batch intact");
+        assert_eq!((h.base_offset, h.partition_leader_epoch), (3, 0));
+    }
+
+    #[test]
+    fn log_append_time_stamps_the_batch() {
+        let config = LogConfig {
+            message_timestamp_type: TimestampType::LogAppendTime,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        let info = log
+            .append_as_leader(batch(2, 100, 10), 777)
+            .expect("append");
+        assert_eq!(info.log_append_time, 777);
+        let data = log.read(0, 1 << 20, false).expect("read").records;
+        let h = check_stored_batch(&data).expect("crc recomputed");
+        assert!(h.is_log_append_time());
+        assert_eq!(h.max_timestamp, 777);
+    }
+
+    #[test]
+    fn rejects_before_writing() {
+        let config = LogConfig {
+            max_message_bytes: 200,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        let err = log
+            .append_as_leader(batch(5, 1, 100), 0)
+            .expect_err("too large");
+        assert_eq!(err.error_code(), 10);
+        let config = LogConfig {
+            segment_bytes: 100,
+            ..LogConfig::default()
+        };
+        log.update_config(config);
+        let err = log
+            .append_as_leader(batch(1, 1, 100), 0)
+            .expect_err("bigger than a segment");
+        assert_eq!(err.error_code(), 18);
+        assert_eq!(log.log_end_offset(), 0);
+        assert_eq!(log.size_in_bytes(), 0);
+    }
+
+    #[test]
+    fn rolls_by_size_and_by_time() {
+        let one = batch(1, 0, 50).len() as i32;
+        let config = LogConfig {
+            segment_bytes: one * 3,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        append_n(&log, 7, 1, 1000);
+        assert_eq!(log.segment_base_offsets(), vec![0, 3, 6]);
+        assert!(log.dir().join("00000000000000000003.log").exists());
+        assert!(
+            log.dir().join("00000000000000000003.snapshot").exists(),
+            "snapshot on roll"
+        );
+        let trimmed =
+            std::fs::metadata(log.dir().join("00000000000000000000.index")).expect("index");
+        assert_eq!(
+            trimmed.len(),
+            0,
+            "rolled segment's index trimmed to its entries"
+        );
+
+        let config = LogConfig {
+            segment_ms: 1000,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        log.append_as_leader(batch(1, 10_000, 10), 0)
+            .expect("append");
+        log.append_as_leader(batch(1, 10_500, 10), 0)
+            .expect("append");
+        assert_eq!(log.segment_count(), 1);
+        log.append_as_leader(batch(1, 11_001, 10), 0)
+            .expect("append");
+        assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    }
+
+    #[test]
+    fn idempotent_duplicate_gap_and_epoch() {
+        let (_root, log) = new_log(LogConfig::default());
+        let first = log
+            .append_as_leader(idempotent_batch(3, 1, 5, 42, 0, 0), 0)
+            .expect("first");
+        log.append_as_leader(batch(2, 1, 5), 0)
+            .expect("other traffic");
+        let retry = log
+            .append_as_leader(idempotent_batch(3, 1, 5, 42, 0, 0), 0)
+            .expect("retry");
+        assert!(retry.duplicate);
+        assert_eq!(
+            (retry.first_offset, retry.last_offset),
+            (first.first_offset, first.last_offset)
+        );
+        assert_eq!(log.log_end_offset(), 5, "duplicate wrote nothing");
+        let gap = log
+            .append_as_leader(idempotent_batch(1, 1, 5, 42, 0, 7), 0)
+            .expect_err("gap");
+        assert_eq!(gap.error_code(), 45);
+        let fenced = log.append_as_leader(idempotent_batch(1, 1, 5, 42, -1, 3), 0);
+        assert_eq!(fenced.expect_err("old epoch").error_code(), 47);
+        let next = log
+            .append_as_leader(idempotent_batch(1, 1, 5, 42, 0, 3), 0)
+            .expect("next seq");
+        assert_eq!((next.first_offset, next.duplicate), (5, false));
+        assert_eq!(log.log_end_offset(), 6);
+    }
+
+    #[test]
+    fn flush_messages_advances_the_recovery_point() {
+        let config = LogConfig {
+            flush_messages: 2,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        append_n(&log, 1, 1, 0);
+        assert_eq!(log.recovery_point(), 0);
+        append_n(&log, 1, 1, 0);
+        assert_eq!(log.recovery_point(), 2);
+    }
+}

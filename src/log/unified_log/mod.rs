@@ -1,0 +1,262 @@
+//! Kafka's `UnifiedLog` for one partition: the ordered segments, the offsets that bound them,
+//! and the idempotent producer state.
+//!
+//! Concurrency: appends (and rolls, retention) serialize on one mutex; reads take a snapshot
+//! of the segment list under a read lock and then read files with positioned reads, so
+//! fetches never wait for the append path. The log end offset is published (release) only
+//! after a batch is fully written and indexed.
+
+mod append;
+mod load;
+mod read;
+mod retention;
+
+pub use load::LoadHints;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::TopicPartition;
+use super::error::LogError;
+use super::fsync::fsync_dir;
+use super::partition_metadata;
+use super::producer_state::ProducerStateManager;
+use super::segment::LogSegment;
+use crate::config::LogConfig;
+
+/// One partition's log.
+pub struct UnifiedLog {
+    tp: TopicPartition,
+    dir: PathBuf,
+    topic_id: Uuid,
+    config: RwLock<LogConfig>,
+    segments: RwLock<BTreeMap<i64, Arc<LogSegment>>>,
+    producers: Mutex<ProducerStateManager>,
+    log_end_offset: AtomicI64,
+    log_start_offset: AtomicI64,
+    recovery_point: Arc<AtomicI64>,
+    unflushed_messages: AtomicI64,
+    last_flush_ms: AtomicI64,
+    notify: Notify,
+}
+
+impl UnifiedLog {
+    /// Creates a new, empty log in `dir` (which must exist): `partition.metadata` and the first
+    /// segment at offset 0.
+    pub fn create(
+        dir: &Path,
+        tp: TopicPartition,
+        topic_id: Uuid,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<UnifiedLog, LogError> {
+        partition_metadata::write(dir, topic_id)?;
+        let segment = LogSegment::create(dir, 0, index_bytes(&config), now_ms)?;
+        let mut segments = BTreeMap::new();
+        segments.insert(0, Arc::new(segment));
+        fsync_dir(dir).map_err(|e| LogError::io(dir, e))?;
+        let producers = ProducerStateManager::new(tp.clone(), dir)?;
+        Ok(UnifiedLog::assemble(
+            dir, tp, topic_id, config, segments, producers, 0, 0, now_ms,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        dir: &Path,
+        tp: TopicPartition,
+        topic_id: Uuid,
+        config: LogConfig,
+        segments: BTreeMap<i64, Arc<LogSegment>>,
+        producers: ProducerStateManager,
+        log_start_offset: i64,
+        log_end_offset: i64,
+        now_ms: i64,
+    ) -> UnifiedLog {
+        UnifiedLog {
+            tp,
+            dir: dir.to_path_buf(),
+            topic_id,
+            config: RwLock::new(config),
+            segments: RwLock::new(segments),
+            producers: Mutex::new(producers),
+            log_end_offset: AtomicI64::new(log_end_offset),
+            log_start_offset: AtomicI64::new(log_start_offset),
+            recovery_point: Arc::new(AtomicI64::new(log_end_offset)),
+            unflushed_messages: AtomicI64::new(0),
+            last_flush_ms: AtomicI64::new(now_ms),
+            notify: Notify::new(),
+        }
+    }
+
+    /// The partition this log stores.
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.tp
+    }
+
+    /// The topic id from `partition.metadata` (nil if the file was missing).
+    pub fn topic_id(&self) -> Uuid {
+        self.topic_id
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The topic's current log configuration.
+    pub fn config(&self) -> LogConfig {
+        self.config.read().clone()
+    }
+
+    /// Applies new topic configuration (AlterConfigs); takes effect from the next append.
+    pub fn update_config(&self, config: LogConfig) {
+        *self.config.write() = config;
+    }
+
+    /// First offset still in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+
+    /// Offset the next appended record will get.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset.load(Ordering::Acquire)
+    }
+
+    /// Offset below which data is committed: the log end offset, as there are no followers.
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset()
+    }
+
+    /// Offset below which all data is known to be on disk; recovery starts here.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point.load(Ordering::Acquire)
+    }
+
+    /// Bytes in all segment files.
+    pub fn size_in_bytes(&self) -> u64 {
+        self.segments.read().values().map(|s| s.size()).sum()
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.segments.read().len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.read().keys().copied().collect()
+    }
+
+    /// Notified (all waiters) after every successful append; fetch long-polls wait on it.
+    pub fn append_notify(&self) -> &Notify {
+        &self.notify
+    }
+
+    /// Forces everything appended so far to disk (F_FULLFSYNC on macOS) and advances the
+    /// recovery point to the log end offset.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        let recovery_point = self.recovery_point();
+        for segment in self.segments_from(recovery_point) {
+            segment.flush()?;
+        }
+        fsync_dir(&self.dir).map_err(|e| LogError::io(&self.dir, e))?;
+        self.recovery_point.fetch_max(end, Ordering::AcqRel);
+        self.unflushed_messages.store(0, Ordering::Release);
+        Ok(())
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush and data is waiting.
+    pub fn flush_if_due(&self, now_ms: i64) -> Result<(), LogError> {
+        let flush_ms = self.config.read().flush_ms;
+        let last = self.last_flush_ms.load(Ordering::Acquire);
+        if self.recovery_point() < self.log_end_offset() && now_ms.saturating_sub(last) >= flush_ms
+        {
+            self.flush()?;
+            self.last_flush_ms.store(now_ms, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Clean close: flush, trim the active segment's indexes, and snapshot producer state at
+    /// the log end offset so the next start-up needs no scan.
+    pub fn close(&self) -> Result<(), LogError> {
+        let mut producers = self.producers.lock();
+        self.flush()?;
+        self.active_segment().on_become_inactive()?;
+        producers.take_snapshot(self.log_end_offset(), true)
+    }
+
+    /// Producer state for one producer id (tests and DescribeProducers).
+    pub fn producer_state(&self, producer_id: i64) -> Option<super::ProducerStateEntry> {
+        self.producers.lock().entry(producer_id).cloned()
+    }
+
+    fn active_segment(&self) -> Arc<LogSegment> {
+        let segments = self.segments.read();
+        // invariant: a log always holds at least one segment (created with one, never emptied).
+        segments
+            .values()
+            .next_back()
+            .cloned()
+            .expect("invariant: log has an active segment")
+    }
+
+    /// The segment holding `offset` (or the first one) and every later segment.
+    fn segments_from(&self, offset: i64) -> Vec<Arc<LogSegment>> {
+        let segments = self.segments.read();
+        let floor = segments
+            .range(..=offset)
+            .next_back()
+            .map_or(i64::MIN, |(base, _)| *base);
+        segments
+            .range(floor..)
+            .map(|(_, s)| Arc::clone(s))
+            .collect()
+    }
+}
+
+/// `segment.index.bytes` as a byte count.
+fn index_bytes(config: &LogConfig) -> usize {
+    usize::try_from(config.segment_index_bytes)
+        .unwrap_or(0)
+        .max(24)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+    use crate::log::batch::test_support::batch;
+
+    /// A fresh log in a temp dir (kept alive by the returned guard).
+    pub fn new_log(config: LogConfig) -> (tempfile::TempDir, UnifiedLog) {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("t-0");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let log = UnifiedLog::create(
+            &dir,
+            TopicPartition::new("t", 0),
+            Uuid::from_u128(7),
+            config,
+            0,
+        )
+        .expect("create log");
+        (root, log)
+    }
+
+    /// Appends `n` single-batch produces of `per` records with timestamps from `ts`.
+    pub fn append_n(log: &UnifiedLog, n: usize, per: usize, ts: i64) {
+        for i in 0..n {
+            log.append_as_leader(batch(per, ts + i as i64, 50), 0)
+                .expect("append");
+        }
+    }
+}

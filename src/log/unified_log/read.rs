@@ -1,0 +1,340 @@
+//! The fetch path and ListOffsets lookups.
+
+use bytes::Bytes;
+
+use super::UnifiedLog;
+use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
+use crate::log::compression::decompress;
+use crate::log::error::LogError;
+use crate::log::records::walk_records;
+use crate::log::segment::LogSegment;
+use crate::log::{FetchDataInfo, TimestampAndOffset};
+
+impl UnifiedLog {
+    /// Whole batches starting at the one containing `offset`, at most `max_bytes` in total
+    /// across segments; with `min_one_batch` the first batch comes whole even if larger
+    /// (KIP-74). Positioned reads located through the offset index; records are never parsed.
+    /// `OffsetOutOfRange` below the log start or above the log end; empty at the log end.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<FetchDataInfo, LogError> {
+        let high_watermark = self.high_watermark();
+        let log_start_offset = self.log_start_offset();
+        if offset < log_start_offset || offset > high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                partition: self.tp.to_string(),
+                offset,
+                log_start_offset,
+                log_end_offset: high_watermark,
+            });
+        }
+        let mut out = Vec::new();
+        if offset < high_watermark {
+            let mut remaining = max_bytes;
+            for segment in self.segments_from(offset) {
+                let progress = segment.read_into(
+                    offset,
+                    remaining,
+                    min_one_batch && out.is_empty(),
+                    high_watermark,
+                    &mut out,
+                )?;
+                remaining = remaining.saturating_sub(progress.bytes);
+                if !progress.exhausted || remaining == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(FetchDataInfo {
+            records: Bytes::from(out),
+            high_watermark,
+            log_start_offset,
+        })
+    }
+
+    /// ListOffsets by timestamp: the earliest record with timestamp >= `target`, exact to the
+    /// record (compressed batches are decompressed). `None` if no record is that recent.
+    pub fn fetch_offset_by_timestamp(
+        &self,
+        target: i64,
+    ) -> Result<Option<TimestampAndOffset>, LogError> {
+        let start = self.log_start_offset();
+        for segment in self.segments_from(start) {
+            if segment.max_timestamp_and_offset().0 < target {
+                continue;
+            }
+            let mut position = segment.timestamp_search_start(target, start);
+            while let Some((at, header)) = segment.find_batch_from(position, |h| {
+                h.max_timestamp >= target && h.last_offset() >= start
+            })? {
+                let found = first_record(&segment, at, &header, |ts, off| {
+                    ts >= target && off >= start
+                })?;
+                if found.is_some() {
+                    return Ok(found);
+                }
+                position = at + header.size() as u64;
+            }
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets `MAX_TIMESTAMP` (-3): the first record carrying the largest timestamp in the
+    /// log. `None` for a log without records.
+    pub fn max_timestamp_and_offset(&self) -> Result<Option<TimestampAndOffset>, LogError> {
+        let segments = self.segments_from(self.log_start_offset());
+        let mut best: Option<(i64, i64, &LogSegment)> = None;
+        for segment in &segments {
+            let (ts, off) = segment.max_timestamp_and_offset();
+            if ts >= 0 && best.is_none_or(|(best_ts, _, _)| ts > best_ts) {
+                best = Some((ts, off, segment));
+            }
+        }
+        let Some((max_ts, offset, segment)) = best else {
+            return Ok(None);
+        };
+        let mut position = match segment.translate_offset(offset)? {
+            Some((at, _)) => at,
+            None => return Ok(None),
+        };
+        // The index points at the batch whose last offset is `offset`; the record itself is
+        // the first one in it carrying `max_ts` (searching on if a rebuild moved things).
+        while let Some((at, header)) =
+            segment.find_batch_from(position, |h| h.max_timestamp >= max_ts)?
+        {
+            let found = first_record(segment, at, &header, |ts, _| ts == max_ts)?;
+            if found.is_some() {
+                return Ok(found);
+            }
+            position = at + header.size() as u64;
+        }
+        Ok(None)
+    }
+}
+
+/// The first record of the batch at `position` for which `matches(timestamp, offset)`.
+fn first_record(
+    segment: &LogSegment,
+    position: u64,
+    header: &BatchHeader,
+    matches: impl Fn(i64, i64) -> bool,
+) -> Result<Option<TimestampAndOffset>, LogError> {
+    let answer = |timestamp, offset| TimestampAndOffset {
+        timestamp,
+        offset,
+        leader_epoch: header.partition_leader_epoch,
+    };
+    if header.is_log_append_time() {
+        // Every record of a LogAppendTime batch carries the batch's max timestamp.
+        return Ok((header.base_offset..=header.last_offset())
+            .find(|&off| matches(header.max_timestamp, off))
+            .map(|off| answer(header.max_timestamp, off)));
+    }
+    let batch = segment.read_bytes(position, header.size())?;
+    let stored = &batch[RECORD_BATCH_OVERHEAD..];
+    let expanded;
+    let body = if header.compression() == 0 {
+        stored
+    } else {
+        expanded = decompress(header.compression(), stored).map_err(|e| {
+            LogError::CorruptMessage(format!(
+                "batch at offset {} in {}: {e}",
+                header.base_offset,
+                segment.log_path().display()
+            ))
+        })?;
+        &expanded
+    };
+    let mut found = None;
+    walk_records(body, header.record_count, |r| {
+        let (ts, off) = (
+            header.base_timestamp + r.timestamp_delta,
+            header.base_offset + i64::from(r.offset_delta),
+        );
+        if found.is_none() && matches(ts, off) {
+            found = Some(answer(ts, off));
+        }
+    })
+    .map_err(|e| {
+        LogError::CorruptMessage(format!("batch at offset {}: {e}", header.base_offset))
+    })?;
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{append_n, new_log};
+    use crate::config::LogConfig;
+    use crate::log::batch::test_support::batch;
+    use crate::log::{BatchHeader, TimestampAndOffset};
+    use bytes::BytesMut;
+    use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    fn batches_in(data: &[u8]) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some(h) = BatchHeader::parse(&data[at..]) {
+            out.push((h.base_offset, h.last_offset()));
+            at += h.size();
+        }
+        assert_eq!(at, data.len(), "only whole batches");
+        out
+    }
+
+    #[test]
+    fn reads_across_segments_with_max_bytes_and_kip74() {
+        let one = batch(2, 0, 50).len();
+        let config = LogConfig {
+            segment_bytes: (one * 3) as i32,
+            index_interval_bytes: 1,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        append_n(&log, 10, 2, 1000);
+        assert_eq!(log.segment_count(), 4);
+        let all = log.read(0, 1 << 20, false).expect("read");
+        assert_eq!(batches_in(&all.records).len(), 10, "spans all segments");
+        assert_eq!(all.high_watermark, 20);
+        let mid = log.read(7, one * 4 + 10, false).expect("read");
+        assert_eq!(
+            batches_in(&mid.records),
+            vec![(6, 7), (8, 9), (10, 11), (12, 13)]
+        );
+        assert!(
+            log.read(7, one - 1, false)
+                .expect("read")
+                .records
+                .is_empty()
+        );
+        assert_eq!(
+            batches_in(&log.read(7, 1, true).expect("read").records),
+            vec![(6, 7)]
+        );
+        assert!(log.read(20, 100, true).expect("at end").records.is_empty());
+        assert_eq!(
+            log.read(21, 100, true).expect_err("past end").error_code(),
+            1
+        );
+        assert_eq!(
+            log.read(-1, 100, true)
+                .expect_err("before start")
+                .error_code(),
+            1
+        );
+    }
+
+    #[test]
+    fn finds_offsets_by_timestamp_and_max_timestamp() {
+        let one = batch(3, 0, 10).len();
+        let config = LogConfig {
+            segment_bytes: (one * 2) as i32,
+            index_interval_bytes: 1,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        assert_eq!(log.max_timestamp_and_offset().expect("empty"), None);
+        // Batches of 3 records with timestamps 100..102, 200..202, ... 500..502.
+        for i in 1..=5 {
+            log.append_as_leader(batch(3, i * 100, 10), 0)
+                .expect("append");
+        }
+        let at = |t| {
+            log.fetch_offset_by_timestamp(t)
+                .expect("lookup")
+                .map(|x| (x.timestamp, x.offset))
+        };
+        assert_eq!(at(0), Some((100, 0)));
+        assert_eq!(at(101), Some((101, 1)));
+        assert_eq!(at(150), Some((200, 3)));
+        assert_eq!(at(402), Some((402, 11)));
+        assert_eq!(at(503), None);
+        assert_eq!(
+            log.max_timestamp_and_offset().expect("max"),
+            Some(TimestampAndOffset {
+                timestamp: 502,
+                offset: 14,
+                leader_epoch: 0
+            })
+        );
+    }
+
+    #[test]
+    fn timestamp_lookup_decompresses_batches() {
+        let (_root, log) = new_log(LogConfig::default());
+        let records: Vec<_> = (0..4)
+            .map(|i| kafka_protocol::records::Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: kafka_protocol::records::TimestampType::Creation,
+                offset: i,
+                sequence: i as i32,
+                timestamp: 1000 + i * 10,
+                key: None,
+                value: Some(bytes::Bytes::from_static(
+                    b"compressible compressible compressible",
+                )),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode_with_custom_compression(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::Gzip,
+            },
+            Some(|raw: &mut BytesMut, out: &mut BytesMut, _c: Compression| {
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(raw)?;
+                out.extend_from_slice(&gz.finish()?);
+                Ok(())
+            }),
+        )
+        .expect("encode gzip batch");
+        log.append_as_leader(buf, 0).expect("append compressed");
+        let hit = log
+            .fetch_offset_by_timestamp(1015)
+            .expect("lookup")
+            .expect("found");
+        assert_eq!((hit.timestamp, hit.offset), (1020, 2));
+        assert_eq!(
+            log.max_timestamp_and_offset()
+                .expect("max")
+                .map(|x| x.offset),
+            Some(3)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn append_read_round_trip(sizes in proptest::collection::vec((1usize..5, 0usize..150), 1..25), seg in 800i32..3000) {
+            let config = LogConfig { segment_bytes: seg, index_interval_bytes: 256, ..LogConfig::default() };
+            let (_root, log) = new_log(config);
+            let mut expected = Vec::new();
+            for (i, (count, value)) in sizes.iter().enumerate() {
+                let info = log.append_as_leader(batch(*count, i as i64, *value), 0).expect("append");
+                expected.push((info.first_offset, info.last_offset));
+            }
+            let all = log.read(0, usize::MAX / 2, false).expect("read");
+            prop_assert_eq!(batches_in(&all.records), expected.clone());
+            for (first, last) in &expected {
+                for target in *first..=*last {
+                    let got = log.read(target, 1, true).expect("read");
+                    prop_assert_eq!(batches_in(&got.records), vec![(*first, *last)]);
+                }
+            }
+        }
+    }
+}
