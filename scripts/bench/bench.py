@@ -161,8 +161,10 @@ def run_broker(name, args, settings, run_dir, tools):
             t0 = time.monotonic()
             try:
                 out[key] = step()
-            except (OSError, brokers.BrokerError) as e:
-                out["errors"].append(f"{key}: {e}")
+            except Exception as e:
+                # Whatever went wrong is recorded and the next scenario runs: one failure
+                # should not cost the figures of all the others.
+                out["errors"].append(f"{key}: {type(e).__name__}: {e}")
             print(f"   {key}: {time.monotonic() - t0:.0f} s", flush=True)
         if broker.alive():
             out["shutdown_s"] = broker.stop()

@@ -90,11 +90,15 @@ def frame(api_key, version, correlation_id, body):
     return struct.pack(">i", len(msg)) + msg
 
 
-def produce_request(topic, partition, batch, acks, correlation_id, timeout_ms=30000):
-    """A Produce v7 request carrying one batch for one partition."""
+def produce_body(topic, partition, batch, acks, timeout_ms=30000):
+    """A Produce v7 request body carrying one batch for one partition."""
     part = struct.pack(">ii", partition, len(batch)) + batch
-    body = struct.pack(">hhi", -1, acks, timeout_ms) + array([string(topic) + array([part])])
-    return frame(API_PRODUCE, 7, correlation_id, body)
+    return struct.pack(">hhi", -1, acks, timeout_ms) + array([string(topic) + array([part])])
+
+
+def produce_request(topic, partition, batch, acks, correlation_id):
+    """The same, framed: ready to write to a socket as is."""
+    return frame(API_PRODUCE, 7, correlation_id, produce_body(topic, partition, batch, acks))
 
 
 # ---------------------------------------------------------------- decoding
@@ -232,6 +236,24 @@ class Client:
             if name == topic and err == ERR_NONE:
                 return len(parts) == partitions and all(parts)
         return False
+
+
+def wait_writable(port, topic, partitions, timeout_s=60.0):
+    """Produces one record to every partition until each is accepted. Kafka can report a leader
+    in Metadata a moment before that leader takes writes (NOT_LEADER_OR_FOLLOWER); a client
+    with retries hides that, the raw load below does not, so it waits here instead."""
+    deadline = time.monotonic() + timeout_s
+    batch = record_batch(1, b"ready", int(time.time() * 1000))
+    with Client("127.0.0.1", port) as c:
+        for p in range(partitions):
+            while True:
+                body = produce_body(topic, p, batch, acks=1)
+                errors = produce_errors(c.call(API_PRODUCE, 7, body))
+                if not any(errors):
+                    break
+                if time.monotonic() > deadline:
+                    raise ProtocolError(f"{topic}-{p} still refuses writes: error {errors}")
+                time.sleep(0.05)
 
 
 def create_topic(port, name, partitions, timeout_s=120.0):

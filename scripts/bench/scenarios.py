@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 
+import brokers
 import kproto
 import loadgen
 import procs
@@ -48,8 +49,15 @@ class Scenario:
         try:
             result = parse(out, self.s["size"])
         except loadgen.ParseError as e:
-            return m.into({"error": f"{e} (exit status {rc}); see {self.log(label)}"})
+            said = _last_words(out)
+            return m.into({"error": f"{e} (exit status {rc}{said}); see {self.log(label)}"})
         return m.into(result)
+
+
+def _last_words(output):
+    """The generator's last line of output (usually the reason it failed), for the report."""
+    lines = [x.strip() for x in output.splitlines() if x.strip() and not x.startswith("$ ")]
+    return f', last said "{lines[-1][:200]}"' if lines else ""
 
 
 def _checked(result, expected):
@@ -161,7 +169,7 @@ def partition_scaling(ctx):
         row = {"partitions": parts}
         try:
             row["create_s"] = b.create_topic(topic, parts)
-        except Exception as e:  # noqa: BLE001 - recorded in the report
+        except brokers.BrokerError as e:
             row["error"] = str(e)
             rows.append(row)
             continue
@@ -182,6 +190,7 @@ def connection_scaling(ctx):
     s, b = ctx.s, ctx.broker
     topic = "scale-conns"
     b.create_topic(topic, s["partitions"])
+    kproto.wait_writable(b.port, topic, s["partitions"])
     rows = []
     ctx.commands.append(
         (
