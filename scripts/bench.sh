@@ -7,7 +7,9 @@
 #   scripts/bench.sh --only strom    one broker only (also --only kafka)
 #   scripts/bench.sh --out FILE      write the report to FILE instead
 #
+# Exit status 1 when any scenario failed (the report lists why under "Problems").
 # Environment: STROM_BIN=path uses that strom binary instead of building the release one.
+# Unit tests of the harness itself: python3 -m unittest discover -s scripts/bench
 # Needs Linux (/proc), a C compiler and make (rdkafka_performance is built from the librdkafka
 # sources vendored in the rdkafka-sys crate), Java 17+ and Maven (scripts/apache-kafka.sh), and
 # installs iperf3 with apt-get when it is missing. Everything listens on 127.0.0.1 only, and
@@ -15,7 +17,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 args=()
 only=""
 while [ $# -gt 0 ]; do

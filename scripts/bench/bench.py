@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -115,7 +116,7 @@ def run_broker(name, args, settings, run_dir, tools):
     os.makedirs(workdir, exist_ok=True)
     broker = brokers.Broker(name, workdir, args.repo, args.strom_bin, tools.classpath)
     ctx = scenarios.Scenario(broker, tools, settings, workdir, args.repo)
-    out = {"commands": ctx.commands, "errors": []}
+    out = {"errors": []}
     print(f"== {name}: {broker.bootstrap}, data in {broker.data_dir}", flush=True)
     try:
         broker.prepare()
@@ -130,8 +131,6 @@ def run_broker(name, args, settings, run_dir, tools):
             "connect_ms": _median_startup(starts, "connect_ms"),
             "ready_ms": _median_startup(starts, "ready_ms"),
         }
-        for label, cmd in broker.commands:
-            ctx.record(label, cmd)
         cpu0 = procs.cpu_seconds(broker.pid)
         time.sleep(settings["idle_settle_s"])
         out["idle"] = {
@@ -175,6 +174,8 @@ def run_broker(name, args, settings, run_dir, tools):
     finally:
         broker.stop()
         broker.cleanup()
+        setup = [(label, ctx.generic(cmd)) for label, cmd in broker.commands]
+        out["commands"] = setup + ctx.commands
     for err in out["errors"]:
         print(f"   error: {err}", flush=True)
     return out
@@ -191,6 +192,9 @@ def main():
     p.add_argument("--classpath-file", required=True)
     p.add_argument("--strom-bin")
     args = p.parse_args()
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally blocks stop every broker and tool.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > 65536:
@@ -237,8 +241,7 @@ def main():
     with open(out, "w") as f:
         f.write(report.render(results))
     print(f"== done in {results['wall_s']:.0f} s: {out} (raw: {run_dir}/results.json)")
-    failed = any(b["errors"] for b in results["brokers"].values())
-    return 1 if failed else 0
+    return 1 if report.problems(results) else 0
 
 
 if __name__ == "__main__":

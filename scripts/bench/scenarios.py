@@ -13,8 +13,6 @@ import kproto
 import loadgen
 import procs
 
-GENERATORS = ("rdkafka_performance", "kafka-perf-tools")
-
 
 class Scenario:
     """Shared context: the broker, the generators, the settings and the place for logs."""
@@ -31,14 +29,17 @@ class Scenario:
     def log(self, name):
         return os.path.join(self.workdir, f"{name}.log")
 
-    def record(self, label, cmd):
-        """Keeps the command for BENCHMARKS.md with the run-specific parts made generic."""
+    def generic(self, cmd):
+        """A command line for BENCHMARKS.md, with the run-specific parts made generic."""
         text = " ".join(cmd)
         text = text.replace(self.tools.classpath, "$(scripts/apache-kafka.sh classpath)")
         text = text.replace(self.broker.bootstrap, "$BOOTSTRAP").replace(self.workdir, "$RUN")
         text = text.replace(f":{self.broker.controller_port}", ":$CONTROLLER_PORT")
-        text = text.replace(self.repo + "/", "")
-        self.commands.append((label, text))
+        return text.replace(self.repo + "/", "")
+
+    def record(self, label, cmd):
+        """Keeps a scenario's command for the report."""
+        self.commands.append((label, self.generic(cmd)))
 
     def run_tool(self, label, cmd, parse, timeout_s=None):
         self.record(label, cmd)
