@@ -190,13 +190,15 @@ class Broker:
         return self.proc is not None and self.proc.poll() is None
 
     def create_topic(self, name, partitions, timeout_s=180.0):
-        """Creates a topic via CreateTopics and waits for leaders; retries while the broker is
-        still coming up. Returns seconds taken."""
+        """Creates a topic via CreateTopics and waits until every partition has a leader and
+        takes a write (one record each), so no scenario starts against a topic that is still
+        settling; retries while the broker is still coming up. Returns seconds taken."""
         start = time.monotonic()
         deadline = start + timeout_s
         while True:
             try:
                 kproto.create_topic(self.port, name, partitions, timeout_s)
+                kproto.wait_writable(self.port, name, partitions, timeout_s)
                 return time.monotonic() - start
             except (OSError, kproto.ProtocolError) as e:
                 if time.monotonic() > deadline or not self.alive():

@@ -425,6 +425,8 @@ def scaling_section(v):
     out.append(
         f"## Scaling: partitions ({num(s.get('scale_msgs'))} × {s.get('size')} B, acks=1, "
         "rdkafka_performance, spread over all partitions)\n\n"
+        "“create s”: from CreateTopics until every partition has a leader and has taken one "
+        "write. RSS after create is with the topic created and empty.\n\n"
         + table(
             [
                 "partitions",

@@ -191,7 +191,6 @@ def connection_scaling(ctx):
     s, b = ctx.s, ctx.broker
     topic = "scale-conns"
     b.create_topic(topic, s["partitions"])
-    kproto.wait_writable(b.port, topic, s["partitions"])
     rows = []
     ctx.commands.append(
         (
