@@ -548,6 +548,14 @@ METHOD = """## Method
 - Timing is each generator's own: rdkafka_performance from the first send to the last delivery
   report (producer) or from the first message to the last (consumer); ProducerPerformance its
   records/sec; ConsumerPerformance its fetch time (without the group join).
+- Client settings: each generator at its own defaults plus `acks`, except that
+  rdkafka_performance gets `linger.ms=5` (the librdkafka and Java default; the tool itself sets
+  1000, which holds a run's last batches for up to a second). The latency runs use
+  `linger.ms=0`. Topics are created with CreateTopics and used once every partition has taken
+  a write.
+- The connection scaling load is `scripts/bench/kproto.py`: one Python asyncio process with
+  one request in flight per connection, so at one connection it measures round trips more
+  than broker throughput; what matters there is how throughput and memory move with N.
 - Start-up is the time from spawning the process until `connect()` to its port succeeds
   (polled every 0.5 ms); the first start on a fresh data dir includes Strom formatting itself.
 - Load generators, brokers and this driver share the same cores, so every figure here is a
