@@ -211,6 +211,7 @@ def main():
     names = [args.only] if args.only else ["strom", "kafka"]
 
     results = {
+        "repo": args.repo,
         "mode": "quick" if args.quick else "full",
         "settings": settings,
         "machine": machine_info(args.repo, args.strom_bin, args.rdkafka_perf),

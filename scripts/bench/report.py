@@ -1,6 +1,8 @@
 """Renders results.json as BENCHMARKS.md: machine, targets of issue #5 (met/missed), physical
 limits, every scenario absolute and as a Strom/Kafka ratio, problems, and the exact commands."""
 
+import brokers
+
 BROKERS = ("strom", "kafka")
 GEN_LABEL = {
     "rdkafka_performance": "rdkafka_performance",
@@ -532,6 +534,9 @@ def commands_section(r):
         "and `log.dirs` differ); Kafka is formatted with its storage tool first and runs with "
         "the heap and JVM flags of `kafka-server-start.sh`. `$BOOTSTRAP` is the broker under "
         "test, `$RUN` the run directory under `target/bench/`.\n\n"
+        "`$RUN/server.properties`:\n\n```properties\n"
+        + brokers.server_properties("$PORT", "$CONTROLLER_PORT", "$RUN/data")
+        + "```\n\n"
         "<details><summary>Exact commands of this run</summary>\n\n"
         "```sh\n# physical limits\n" + limit_cmds + "\n\n" + "\n\n".join(lines) + "\n```\n\n"
         "</details>"
@@ -579,7 +584,8 @@ def render(results):
         )
     if only:
         intro += f"\n> Only {', '.join(sorted(set(BROKERS) - set(only)))} was run.\n"
-    errs = problems(results)
+    repo = results.get("repo")
+    errs = [e.replace(repo + "/", "") if repo else e for e in problems(results)]
     parts = [
         intro,
         targets_section(v),
