@@ -9,10 +9,15 @@
 mod api_versions;
 mod cluster;
 mod configs;
+mod consumer_group;
 mod fetch;
 mod fetch_session;
+mod find_coordinator;
+mod group_admin;
+mod groups;
 mod list_offsets;
 mod metadata;
+mod offsets;
 mod produce;
 mod producer_id;
 mod topics;
@@ -23,6 +28,7 @@ pub use fetch_session::FetchSessionCache;
 
 use crate::config::KafkaConfig;
 use crate::coordinator::ProducerIdManager;
+use crate::coordinator::group::GroupCoordinator;
 use crate::log::LogManager;
 use crate::metadata::TopicCatalog;
 use bytes::Bytes;
@@ -42,6 +48,8 @@ pub struct BrokerState {
     pub logs: LogManager,
     pub producer_ids: ProducerIdManager,
     pub fetch_sessions: FetchSessionCache,
+    /// Consumer groups and their committed offsets.
+    pub groups: GroupCoordinator,
     /// Serialises topic creation/deletion so name checks and log creation are atomic.
     pub topic_admin: parking_lot::Mutex<()>,
 }
@@ -169,6 +177,21 @@ pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: Request) -> 
         ApiKey::DescribeCluster => cluster::describe_cluster(state, conn, &req),
         ApiKey::DescribeLogDirs => cluster::describe_log_dirs(state, &req),
         ApiKey::InitProducerId => producer_id::init_producer_id(state, &req),
+        ApiKey::FindCoordinator => find_coordinator::find_coordinator(state, conn, &req),
+        ApiKey::JoinGroup => groups::join_group(state, conn, &req),
+        ApiKey::SyncGroup => groups::sync_group(state, &req),
+        ApiKey::Heartbeat => groups::heartbeat(state, &req),
+        ApiKey::LeaveGroup => groups::leave_group(state, &req),
+        ApiKey::OffsetCommit => offsets::offset_commit(state, &req),
+        ApiKey::OffsetFetch => offsets::offset_fetch(state, &req),
+        ApiKey::OffsetDelete => offsets::offset_delete(state, &req),
+        ApiKey::ListGroups => group_admin::list_groups(state, &req),
+        ApiKey::DescribeGroups => group_admin::describe_groups(state, &req),
+        ApiKey::DeleteGroups => group_admin::delete_groups(state, &req),
+        ApiKey::ConsumerGroupHeartbeat => {
+            consumer_group::consumer_group_heartbeat(state, conn, &req)
+        }
+        ApiKey::ConsumerGroupDescribe => consumer_group::consumer_group_describe(state, &req),
         other => Handled::Now(Reply::Close(format!("no handler for {other:?}"))),
     }
 }

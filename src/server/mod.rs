@@ -6,10 +6,11 @@ mod connection;
 mod frame;
 
 use crate::config::{KafkaConfig, Listener};
+use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::coordinator::{ProducerIdError, ProducerIdManager};
 use crate::handlers::{BrokerState, FetchSessionCache};
 use crate::log::{LogError, LogManager, TopicPartition};
-use crate::metadata::{CatalogError, TopicCatalog};
+use crate::metadata::{CONSUMER_OFFSETS_TOPIC, CatalogError, TopicCatalog};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +86,15 @@ impl Broker {
             }
         }
         let producer_ids = ProducerIdManager::open(&config.metadata_log_dir)?;
+        let groups = GroupCoordinator::new(config.node_id, GroupConfig::from_broker(&config));
+        if let Some(t) = catalog.get(CONSUMER_OFFSETS_TOPIC) {
+            // Group state is read back in the background; start-up does not wait for it.
+            let offsets_logs: Option<Vec<_>> = (0..t.partitions)
+                .map(|p| logs.get(&TopicPartition::new(t.name.clone(), p)))
+                .collect();
+            let offsets_logs = offsets_logs.expect("partition logs exist"); // invariant: created just above
+            groups.attach(offsets_logs);
+        }
         let listeners = bind_listeners(&config).await?;
         let state = Arc::new(BrokerState {
             node_id: config.node_id,
@@ -94,6 +104,7 @@ impl Broker {
             logs,
             producer_ids,
             fetch_sessions: FetchSessionCache::default(),
+            groups,
             topic_admin: parking_lot::Mutex::new(()),
         });
         Ok(Broker { state, listeners })
@@ -159,6 +170,7 @@ impl Broker {
         }
         info!("[KafkaServer id={}] shutting down", self.state.node_id);
         let _ = stop_tx.send(true);
+        self.state.groups.shutdown();
         accept_loops.shutdown().await;
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while connections.join_next().await.is_some() {}

@@ -1,0 +1,452 @@
+//! The key/value schemas of `__consumer_offsets`, byte-compatible with Kafka's
+//! (`OffsetCommitKey`/`OffsetCommitValue`, `GroupMetadataKey`/`GroupMetadataValue` in Kafka's
+//! `group-coordinator` message definitions), so the topic means the same thing to Kafka tools.
+//!
+//! A key starts with an `int16` record type (1 = offset commit, 2 = group metadata; 0 is the
+//! legacy offset commit key with the same layout); a value starts with an `int16` schema
+//! version. A record without a value is a tombstone. Strings are `int16`-length UTF-8 and bytes
+//! are `int32`-length, as in the pre-flexible protocol versions Kafka writes here.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// Record type of an offset commit key (Kafka writes 1; 0 is the legacy type, same layout).
+const OFFSET_COMMIT_KEY: i16 = 1;
+const LEGACY_OFFSET_COMMIT_KEY: i16 = 0;
+/// Record type of a group metadata key.
+const GROUP_METADATA_KEY: i16 = 2;
+
+/// Why a stored record could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordError {
+    #[error("record ends early")]
+    Truncated,
+    #[error("record holds invalid UTF-8")]
+    InvalidUtf8,
+    #[error("unknown {what} version {version}")]
+    UnknownVersion { what: &'static str, version: i16 },
+    #[error("a record of type {0} has no key")]
+    MissingKey(&'static str),
+}
+
+/// One committed offset as stored (`OffsetCommitValue`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetValue {
+    pub offset: i64,
+    /// -1 when the client did not say.
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub commit_timestamp: i64,
+    /// Only set by OffsetCommit v2-v4 with an explicit retention time (stored as value v1).
+    pub expire_timestamp: Option<i64>,
+}
+
+/// One member of a classic group as stored (`GroupMetadataValue.MemberMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberValue {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub session_timeout_ms: i32,
+    /// The member's metadata for the group's selected protocol.
+    pub subscription: Bytes,
+    pub assignment: Bytes,
+}
+
+/// A classic group's state as stored (`GroupMetadataValue`, written at version 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupValue {
+    pub protocol_type: String,
+    pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    pub current_state_timestamp: i64,
+    pub members: Vec<MemberValue>,
+}
+
+/// A decoded `__consumer_offsets` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupRecord {
+    /// A committed offset, or its removal (`value: None`).
+    Offset {
+        group: String,
+        topic: String,
+        partition: i32,
+        value: Option<OffsetValue>,
+    },
+    /// A classic group's metadata, or the group's removal (`value: None`).
+    Group {
+        group: String,
+        value: Option<GroupValue>,
+    },
+    /// A record type Strom does not keep (KIP-848 group records, share groups...).
+    Other { record_type: i16 },
+}
+
+/// The key of a committed offset.
+pub fn offset_key(group: &str, topic: &str, partition: i32) -> Bytes {
+    let mut buf = BytesMut::with_capacity(10 + group.len() + topic.len());
+    buf.put_i16(OFFSET_COMMIT_KEY);
+    put_str(&mut buf, group);
+    put_str(&mut buf, topic);
+    buf.put_i32(partition);
+    buf.freeze()
+}
+
+/// The key of a group's metadata.
+pub fn group_key(group: &str) -> Bytes {
+    let mut buf = BytesMut::with_capacity(4 + group.len());
+    buf.put_i16(GROUP_METADATA_KEY);
+    put_str(&mut buf, group);
+    buf.freeze()
+}
+
+impl OffsetValue {
+    /// Encodes as Kafka does: version 1 when an expire timestamp is set, version 3 otherwise.
+    pub fn encode(&self) -> Bytes {
+        let mut buf = BytesMut::with_capacity(32 + self.metadata.len());
+        match self.expire_timestamp {
+            Some(expire) => {
+                buf.put_i16(1);
+                buf.put_i64(self.offset);
+                put_str(&mut buf, &self.metadata);
+                buf.put_i64(self.commit_timestamp);
+                buf.put_i64(expire);
+            }
+            None => {
+                buf.put_i16(3);
+                buf.put_i64(self.offset);
+                buf.put_i32(self.leader_epoch);
+                put_str(&mut buf, &self.metadata);
+                buf.put_i64(self.commit_timestamp);
+            }
+        }
+        buf.freeze()
+    }
+
+    fn decode(buf: &mut Bytes) -> Result<OffsetValue, RecordError> {
+        let version = get_i16(buf)?;
+        if !(0..=3).contains(&version) {
+            return Err(RecordError::UnknownVersion {
+                what: "OffsetCommitValue",
+                version,
+            });
+        }
+        let offset = get_i64(buf)?;
+        let leader_epoch = if version >= 3 { get_i32(buf)? } else { -1 };
+        let metadata = get_str(buf)?;
+        let commit_timestamp = get_i64(buf)?;
+        let expire_timestamp = if version == 1 {
+            Some(get_i64(buf)?).filter(|t| *t >= 0)
+        } else {
+            None
+        };
+        Ok(OffsetValue {
+            offset,
+            leader_epoch,
+            metadata,
+            commit_timestamp,
+            expire_timestamp,
+        })
+    }
+}
+
+impl GroupValue {
+    /// Encodes at version 3 (the one carrying static member ids and the state timestamp).
+    pub fn encode(&self) -> Bytes {
+        let mut buf = BytesMut::with_capacity(
+            64 + self
+                .members
+                .iter()
+                .map(|m| 64 + m.subscription.len() + m.assignment.len())
+                .sum::<usize>(),
+        );
+        buf.put_i16(3);
+        put_str(&mut buf, &self.protocol_type);
+        buf.put_i32(self.generation);
+        put_opt_str(&mut buf, self.protocol.as_deref());
+        put_opt_str(&mut buf, self.leader.as_deref());
+        buf.put_i64(self.current_state_timestamp);
+        buf.put_i32(self.members.len() as i32);
+        for m in &self.members {
+            put_str(&mut buf, &m.member_id);
+            put_opt_str(&mut buf, m.group_instance_id.as_deref());
+            put_str(&mut buf, &m.client_id);
+            put_str(&mut buf, &m.client_host);
+            buf.put_i32(m.rebalance_timeout_ms);
+            buf.put_i32(m.session_timeout_ms);
+            put_bytes(&mut buf, &m.subscription);
+            put_bytes(&mut buf, &m.assignment);
+        }
+        buf.freeze()
+    }
+
+    fn decode(buf: &mut Bytes) -> Result<GroupValue, RecordError> {
+        let version = get_i16(buf)?;
+        if !(0..=3).contains(&version) {
+            return Err(RecordError::UnknownVersion {
+                what: "GroupMetadataValue",
+                version,
+            });
+        }
+        let protocol_type = get_str(buf)?;
+        let generation = get_i32(buf)?;
+        let protocol = get_opt_str(buf)?;
+        let leader = get_opt_str(buf)?;
+        let current_state_timestamp = if version >= 2 { get_i64(buf)? } else { -1 };
+        let count = get_i32(buf)?.max(0);
+        let mut members = Vec::new();
+        for _ in 0..count {
+            let member_id = get_str(buf)?;
+            let group_instance_id = if version >= 3 {
+                get_opt_str(buf)?
+            } else {
+                None
+            };
+            let client_id = get_str(buf)?;
+            let client_host = get_str(buf)?;
+            let session_or_rebalance = get_i32(buf)?;
+            let (rebalance_timeout_ms, session_timeout_ms) = if version >= 1 {
+                (session_or_rebalance, get_i32(buf)?)
+            } else {
+                (session_or_rebalance, session_or_rebalance)
+            };
+            members.push(MemberValue {
+                member_id,
+                group_instance_id,
+                client_id,
+                client_host,
+                rebalance_timeout_ms,
+                session_timeout_ms,
+                subscription: get_bytes(buf)?,
+                assignment: get_bytes(buf)?,
+            });
+        }
+        Ok(GroupValue {
+            protocol_type,
+            generation,
+            protocol,
+            leader,
+            current_state_timestamp,
+            members,
+        })
+    }
+}
+
+/// Decodes one stored record. Unknown record types are returned as [`GroupRecord::Other`] so
+/// the loader can skip them; a known type that does not parse is an error.
+pub fn decode(key: Option<&Bytes>, value: Option<&Bytes>) -> Result<GroupRecord, RecordError> {
+    let mut key = key
+        .ok_or(RecordError::MissingKey("__consumer_offsets"))?
+        .clone();
+    let record_type = get_i16(&mut key)?;
+    match record_type {
+        LEGACY_OFFSET_COMMIT_KEY | OFFSET_COMMIT_KEY => {
+            let group = get_str(&mut key)?;
+            let topic = get_str(&mut key)?;
+            let partition = get_i32(&mut key)?;
+            let value = value
+                .map(|v| OffsetValue::decode(&mut v.clone()))
+                .transpose()?;
+            Ok(GroupRecord::Offset {
+                group,
+                topic,
+                partition,
+                value,
+            })
+        }
+        GROUP_METADATA_KEY => {
+            let group = get_str(&mut key)?;
+            let value = value
+                .map(|v| GroupValue::decode(&mut v.clone()))
+                .transpose()?;
+            Ok(GroupRecord::Group { group, value })
+        }
+        other => Ok(GroupRecord::Other { record_type: other }),
+    }
+}
+
+fn put_str(buf: &mut BytesMut, s: &str) {
+    buf.put_i16(s.len() as i16);
+    buf.put_slice(s.as_bytes());
+}
+
+fn put_opt_str(buf: &mut BytesMut, s: Option<&str>) {
+    match s {
+        Some(s) => put_str(buf, s),
+        None => buf.put_i16(-1),
+    }
+}
+
+fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
+    buf.put_i32(b.len() as i32);
+    buf.put_slice(b);
+}
+
+fn need(buf: &Bytes, n: usize) -> Result<(), RecordError> {
+    if buf.remaining() < n {
+        Err(RecordError::Truncated)
+    } else {
+        Ok(())
+    }
+}
+
+fn get_i16(buf: &mut Bytes) -> Result<i16, RecordError> {
+    need(buf, 2)?;
+    Ok(buf.get_i16())
+}
+
+fn get_i32(buf: &mut Bytes) -> Result<i32, RecordError> {
+    need(buf, 4)?;
+    Ok(buf.get_i32())
+}
+
+fn get_i64(buf: &mut Bytes) -> Result<i64, RecordError> {
+    need(buf, 8)?;
+    Ok(buf.get_i64())
+}
+
+fn get_opt_str(buf: &mut Bytes) -> Result<Option<String>, RecordError> {
+    let len = get_i16(buf)?;
+    if len < 0 {
+        return Ok(None);
+    }
+    need(buf, len as usize)?;
+    let raw = buf.split_to(len as usize);
+    String::from_utf8(raw.to_vec())
+        .map(Some)
+        .map_err(|_| RecordError::InvalidUtf8)
+}
+
+fn get_str(buf: &mut Bytes) -> Result<String, RecordError> {
+    Ok(get_opt_str(buf)?.unwrap_or_default())
+}
+
+fn get_bytes(buf: &mut Bytes) -> Result<Bytes, RecordError> {
+    let len = get_i32(buf)?;
+    if len < 0 {
+        return Ok(Bytes::new());
+    }
+    need(buf, len as usize)?;
+    Ok(buf.split_to(len as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_key_matches_kafka_layout() {
+        let key = offset_key("g", "t", 7);
+        assert_eq!(
+            &key[..],
+            &[0, 1, 0, 1, b'g', 0, 1, b't', 0, 0, 0, 7],
+            "type 1, group, topic, partition"
+        );
+        assert_eq!(&group_key("g")[..], &[0, 2, 0, 1, b'g']);
+    }
+
+    #[test]
+    fn offset_value_v3_layout_and_round_trip() {
+        let v = OffsetValue {
+            offset: 42,
+            leader_epoch: 3,
+            metadata: "m".into(),
+            commit_timestamp: 1000,
+            expire_timestamp: None,
+        };
+        let bytes = v.encode();
+        let mut expected = vec![0, 3];
+        expected.extend_from_slice(&42i64.to_be_bytes());
+        expected.extend_from_slice(&3i32.to_be_bytes());
+        expected.extend_from_slice(&[0, 1, b'm']);
+        expected.extend_from_slice(&1000i64.to_be_bytes());
+        assert_eq!(&bytes[..], &expected[..]);
+        let decoded = decode(Some(&offset_key("g", "t", 0)), Some(&bytes)).unwrap();
+        assert_eq!(
+            decoded,
+            GroupRecord::Offset {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 0,
+                value: Some(v)
+            }
+        );
+    }
+
+    #[test]
+    fn offset_value_with_expiry_is_v1() {
+        let v = OffsetValue {
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp: 5,
+            expire_timestamp: Some(99),
+        };
+        let bytes = v.encode();
+        assert_eq!(&bytes[..2], &[0, 1]);
+        let mut b = bytes.clone();
+        assert_eq!(OffsetValue::decode(&mut b).unwrap(), v);
+    }
+
+    #[test]
+    fn group_value_round_trip_and_tombstone() {
+        let g = GroupValue {
+            protocol_type: "consumer".into(),
+            generation: 4,
+            protocol: Some("range".into()),
+            leader: Some("m1".into()),
+            current_state_timestamp: 77,
+            members: vec![MemberValue {
+                member_id: "m1".into(),
+                group_instance_id: Some("i1".into()),
+                client_id: "c".into(),
+                client_host: "/127.0.0.1".into(),
+                rebalance_timeout_ms: 300_000,
+                session_timeout_ms: 45_000,
+                subscription: Bytes::from_static(b"sub"),
+                assignment: Bytes::from_static(b"asg"),
+            }],
+        };
+        let key = group_key("grp");
+        let decoded = decode(Some(&key), Some(&g.encode())).unwrap();
+        assert_eq!(
+            decoded,
+            GroupRecord::Group {
+                group: "grp".into(),
+                value: Some(g)
+            }
+        );
+        assert_eq!(
+            decode(Some(&key), None).unwrap(),
+            GroupRecord::Group {
+                group: "grp".into(),
+                value: None
+            }
+        );
+    }
+
+    #[test]
+    fn corrupt_and_unknown_records_do_not_panic() {
+        let key = offset_key("g", "t", 0);
+        for cut in 0..key.len() {
+            let k = key.slice(..cut);
+            assert!(decode(Some(&k), None).is_err(), "cut at {cut}");
+        }
+        let bad_version = Bytes::from_static(&[0, 9, 0, 0]);
+        assert!(matches!(
+            decode(Some(&key), Some(&bad_version)),
+            Err(RecordError::UnknownVersion { .. })
+        ));
+        let other = Bytes::from_static(&[0, 3, 0, 1, b'g']);
+        assert_eq!(
+            decode(Some(&other), None).unwrap(),
+            GroupRecord::Other { record_type: 3 }
+        );
+        assert_eq!(
+            decode(None, None),
+            Err(RecordError::MissingKey("__consumer_offsets"))
+        );
+    }
+}

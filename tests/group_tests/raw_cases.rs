@@ -1,0 +1,1 @@
+//! Byte-level group protocol cases with the raw client.
