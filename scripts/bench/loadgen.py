@@ -190,16 +190,16 @@ def consumer_performance(tools, bootstrap, topic, count, group):
 
 
 def parse_consumer_performance(text, size):
-    """The data row under the CSV header; uses fetch time (excludes the group join, as
-    rdkafka_performance's consumer timing starts at the first message)."""
-    lines = [line.strip() for line in text.splitlines()]
-    for i, line in enumerate(lines):
-        if line.startswith("start.time") and i + 1 < len(lines):
-            header = [h.strip() for h in line.split(",")]
-            values = [v.strip() for v in lines[i + 1].split(",")]
-            if len(values) != len(header):
-                break
-            row = dict(zip(header, values))
+    """The data row of its CSV output; uses fetch time (excludes the group join, as
+    rdkafka_performance's consumer timing starts at the first message). The client's log
+    lines share the output and may come between the header and the row."""
+    header = None
+    for line in text.splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if fields[0] == "start.time":
+            header = fields
+        elif header and len(fields) == len(header) and fields[4].isdigit():
+            row = dict(zip(header, fields))
             msgs = int(row["data.consumed.in.nMsg"])
             fetch_ms = float(row["fetch.time.ms"])
             result = throughput(msgs, size, fetch_ms / 1000)

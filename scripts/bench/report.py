@@ -557,7 +557,7 @@ METHOD = """## Method
   rdkafka_performance gets `linger.ms=5` (the librdkafka and Java default; the tool itself sets
   1000, which holds a run's last batches for up to a second). The latency runs use
   `linger.ms=0`. Topics are created with CreateTopics and used once every partition has taken
-  a write.
+  a write (one 5-byte record each, ahead of the scenario's own).
 - The connection scaling load is `scripts/bench/kproto.py`: one Python asyncio process with
   one request in flight per connection, so at one connection it measures round trips more
   than broker throughput; what matters there is how throughput and memory move with N.

@@ -65,6 +65,12 @@ class ParserTests(unittest.TestCase):
         self.assertAlmostEqual(r["seconds"], 0.741)
         self.assertEqual(r["group_join_ms"], 4678.0)
 
+    def test_consumer_performance_row_after_log_lines(self):
+        header, row = CONSUMER_PERF.splitlines()
+        warn = "[2026-11-25 16:43:19,864] WARN [Consumer clientId=perf-consumer-client] x, y"
+        r = loadgen.parse_consumer_performance(f"{header}\n{warn}\n{warn}\n{row}\n", 1024)
+        self.assertEqual(r["msgs"], 20000)
+
     def test_missing_summary_is_an_error(self):
         for parse in (
             loadgen.parse_rdkafka_produce,
