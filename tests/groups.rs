@@ -11,11 +11,12 @@ use common::TestBroker;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-
+use rdkafka::{ClientContext, Offset};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -61,7 +62,27 @@ fn produce(b: &TestBroker, topic: &str, partitions: i32, start: usize, n: usize)
     p.flush(Duration::from_secs(30)).expect("flush");
 }
 
-fn consumer(b: &TestBroker, group: &str, extra: &[(&str, &str)]) -> BaseConsumer {
+/// Records the partitions each rebalance revoked, to tell eager from incremental rebalancing.
+#[derive(Clone, Default)]
+struct Recorder {
+    revoked: Arc<Mutex<Vec<BTreeSet<i32>>>>,
+}
+
+impl ClientContext for Recorder {}
+
+impl ConsumerContext for Recorder {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let parts = tpl.elements().iter().map(|e| e.partition()).collect();
+            self.revoked.lock().unwrap().push(parts);
+        }
+    }
+}
+
+type Group = BaseConsumer<Recorder>;
+
+/// A classic-protocol consumer with short sessions and manual commits.
+fn consumer(b: &TestBroker, group: &str, extra: &[(&str, &str)]) -> Group {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", b.bootstrap())
         .set("group.id", group)
@@ -73,10 +94,24 @@ fn consumer(b: &TestBroker, group: &str, extra: &[(&str, &str)]) -> BaseConsumer
     for (k, v) in extra {
         c.set(*k, *v);
     }
-    c.create().expect("consumer")
+    c.create_with_context(Recorder::default())
+        .expect("consumer")
 }
 
-fn assigned(c: &BaseConsumer) -> BTreeSet<i32> {
+/// A KIP-848 consumer (`group.protocol=consumer`: session and heartbeat come from the broker).
+fn consumer_848(b: &TestBroker, group: &str) -> Group {
+    ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "100")
+        .create_with_context(Recorder::default())
+        .expect("consumer")
+}
+
+fn assigned(c: &Group) -> BTreeSet<i32> {
     c.assignment()
         .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
         .unwrap_or_default()
@@ -87,7 +122,7 @@ type Got = (usize, i32, i64, String);
 
 /// Polls every consumer round-robin, committing each message synchronously, until `done`.
 fn poll_until(
-    consumers: &[&BaseConsumer],
+    consumers: &[&Group],
     got: &mut Vec<Got>,
     what: &str,
     mut done: impl FnMut(&[Got]) -> bool,
@@ -165,4 +200,169 @@ fn three_consumers_split_six_partitions_and_take_over_without_loss() {
             >= 600
     });
     assert_exactly_once(&got, 6, 100);
+}
+
+/// Consumes `want` new messages with one consumer, committing each, and returns them.
+fn consume_n(c: &Group, want: usize) -> Vec<Got> {
+    let mut got = Vec::new();
+    poll_until(&[c], &mut got, "messages", |g| g.len() >= want);
+    got
+}
+
+/// The first offset consumed per partition.
+fn first_offsets(got: &[Got]) -> BTreeMap<i32, i64> {
+    let mut first = BTreeMap::new();
+    for (_, p, o, _) in got {
+        first.entry(*p).or_insert(*o);
+    }
+    first
+}
+
+/// The next offset to consume per partition (last consumed + 1).
+fn next_offsets(got: &[Got]) -> BTreeMap<i32, i64> {
+    let mut next = BTreeMap::new();
+    for (_, p, o, _) in got {
+        let e = next.entry(*p).or_insert(0);
+        *e = (*e).max(o + 1);
+    }
+    next
+}
+
+#[test]
+fn committed_offsets_survive_restart_and_kill_9() {
+    let mut b = TestBroker::start();
+    create_topic(&b, "durable", 3);
+    produce(&b, "durable", 3, 0, 90);
+    let mut all = Vec::new();
+    for round in 0..3 {
+        let c = consumer(&b, "resumer", &[]);
+        c.subscribe(&["durable"]).unwrap();
+        let got = consume_n(&c, 30);
+        if round > 0 {
+            // Every partition resumes exactly where the last session committed.
+            let before = next_offsets(&all);
+            for (p, first) in first_offsets(&got) {
+                assert_eq!(Some(&first), before.get(&p).or(Some(&0)), "partition {p}");
+            }
+        }
+        all.extend(got);
+        {
+            // The list holds partition references: librdkafka's destroy waits for it to go.
+            let committed = c.committed(Duration::from_secs(10)).expect("committed");
+            for (p, next) in next_offsets(&all) {
+                let found = committed.find_partition("durable", p).map(|e| e.offset());
+                assert_eq!(found, Some(Offset::Offset(next)), "OffsetFetch for {p}");
+            }
+        }
+        drop(c);
+        match round {
+            0 => b.restart(),
+            1 => {
+                b.kill9();
+                b.start_again();
+            }
+            _ => {}
+        }
+    }
+    assert_exactly_once(&all, 3, 30);
+}
+
+#[test]
+fn cooperative_sticky_rebalances_incrementally() {
+    let b = TestBroker::start();
+    create_topic(&b, "coop", 4);
+    let coop = [("partition.assignment.strategy", "cooperative-sticky")];
+    let c1 = consumer(&b, "cooperative", &coop);
+    c1.subscribe(&["coop"]).unwrap();
+    let mut got = Vec::new();
+    poll_until(&[&c1], &mut got, "first member owns all", |_| {
+        assigned(&c1).len() == 4
+    });
+    let c2 = consumer(&b, "cooperative", &coop);
+    c2.subscribe(&["coop"]).unwrap();
+    poll_until(&[&c1, &c2], &mut got, "incremental handover", |_| {
+        let (a, b) = (assigned(&c1), assigned(&c2));
+        a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
+    });
+    // Incremental: the first member only ever gave up the two partitions that moved.
+    let revoked = c1.context().revoked.lock().unwrap().clone();
+    let moved = assigned(&c2);
+    assert!(
+        revoked.iter().all(|r| r.is_subset(&moved)),
+        "revoked {revoked:?}, moved {moved:?}"
+    );
+    produce(&b, "coop", 4, 0, 40);
+    poll_until(&[&c1, &c2], &mut got, "all messages", |g| g.len() >= 40);
+    assert_exactly_once(&got, 4, 10);
+}
+
+#[test]
+fn static_member_restart_gets_its_assignment_back_without_rebalance() {
+    let b = TestBroker::start();
+    create_topic(&b, "statics", 4);
+    let member = |id: &str| {
+        consumer(
+            &b,
+            "static-group",
+            &[("group.instance.id", id), ("session.timeout.ms", "30000")],
+        )
+    };
+    let (a, s) = (member("a"), member("b"));
+    a.subscribe(&["statics"]).unwrap();
+    s.subscribe(&["statics"]).unwrap();
+    let mut got = Vec::new();
+    poll_until(&[&a, &s], &mut got, "two static members", |_| {
+        assigned(&a).len() == 2 && assigned(&s).len() == 2
+    });
+    let before = assigned(&a);
+    let b_revocations = s.context().revoked.lock().unwrap().len();
+    // A static member closes without leaving the group and comes back.
+    drop(a);
+    let a = member("a");
+    a.subscribe(&["statics"]).unwrap();
+    poll_until(&[&a, &s], &mut got, "static rejoin", |_| {
+        assigned(&a).len() == 2
+    });
+    assert_eq!(assigned(&a), before, "same partitions after restart");
+    assert_eq!(
+        s.context().revoked.lock().unwrap().len(),
+        b_revocations,
+        "the other member saw no rebalance"
+    );
+    assert!(b.log_contains("will not trigger a rebalance"));
+}
+
+#[test]
+fn consumer_protocol_kip_848_join_assign_commit_resume() {
+    let b = TestBroker::start();
+    create_topic(&b, "modern", 4);
+    produce(&b, "modern", 4, 0, 80);
+    let (c1, c2) = (consumer_848(&b, "kip848"), consumer_848(&b, "kip848"));
+    c1.subscribe(&["modern"]).unwrap();
+    c2.subscribe(&["modern"]).unwrap();
+    let mut got = Vec::new();
+    poll_until(&[&c1, &c2], &mut got, "server-side assignment", |_| {
+        let (a, b) = (assigned(&c1), assigned(&c2));
+        a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
+    });
+    poll_until(&[&c1, &c2], &mut got, "half the messages", |g| {
+        g.len() >= 40
+    });
+    drop(c1);
+    drop(c2);
+    // A new member of the group resumes from the committed offsets.
+    let c3 = consumer_848(&b, "kip848");
+    c3.subscribe(&["modern"]).unwrap();
+    let resumed_from = next_offsets(&got);
+    let mut more = Vec::new();
+    poll_until(&[&c3], &mut more, "the rest", |g| got.len() + g.len() >= 80);
+    for (p, first) in first_offsets(&more) {
+        assert_eq!(
+            Some(&first),
+            resumed_from.get(&p).or(Some(&0)),
+            "partition {p}"
+        );
+    }
+    got.extend(more);
+    assert_exactly_once(&got, 4, 20);
 }

@@ -54,16 +54,15 @@ def judge(name, rc, out_text):
             steps[int(found.group(1))] = (found.group(2), found.group(3), found.group(4))
     passed = sum(1 for _, status, _ in steps.values() if status == "PASS")
     applicable = STEPS - sum(1 for _, status, _ in steps.values() if status == "SKIP")
+    # [step name, detail] pairs; the console prints one per step, the table groups them.
     failed = [
-        f"{n} {name_}: {detail}"
-        for n, (name_, status, detail) in sorted(steps.items())
-        if status == "FAIL"
+        [name_, detail] for _, (name_, status, detail) in sorted(steps.items()) if status == "FAIL"
     ]
     missing = [n for n in range(1, STEPS + 1) if n not in steps]
     if missing:
-        failed.append(f"no result for steps {missing} (exit code {rc}; see the log)")
+        failed.append(["steps " + ",".join(map(str, missing)), f"no result (exit code {rc})"])
     elif rc != 0 and not failed:
-        failed.append(f"exit code {rc}")
+        failed.append(["program", f"exit code {rc}"])
     skipped = [
         f"{name_}: {detail}"
         for _, (name_, status, detail) in sorted(steps.items())
@@ -94,6 +93,18 @@ def line(entry):
     )
 
 
+def grouped_failures(failed, width=200):
+    """'FAIL a, b: detail' per distinct detail, so one cause behind many steps reads once."""
+    by_detail = {}
+    for step, detail in failed:
+        by_detail.setdefault(detail, []).append(step)
+    notes = []
+    for detail, steps in by_detail.items():
+        short = detail if len(detail) <= width else detail[: width - 1] + "…"
+        notes.append(f"FAIL {', '.join(steps)}: {short}")
+    return notes
+
+
 def cell(text):
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -105,7 +116,7 @@ def table(entries):
             steps, notes = "SKIPPED", [f"not run: {e['reason']}"]
         else:
             steps = f"{e['status']} {e['passed']}/{e['steps']}"
-            notes = [f"FAIL {f}" for f in e["failed"]] + [f"SKIP {s}" for s in e["skipped"]]
+            notes = grouped_failures(e["failed"]) + [f"SKIP {s}" for s in e["skipped"]]
         if e["client"] in NOTES:
             notes.append(NOTES[e["client"]])
         rows.append(
@@ -212,8 +223,8 @@ def main(argv):
         entry = judge(name, rc, text)
         record(results, entry)
         print(line(entry), flush=True)
-        for failure in entry["failed"]:
-            print(f"    {failure}", flush=True)
+        for step, detail in entry["failed"]:
+            print(f"    {step}: {detail}", flush=True)
         return 0
     if cmd == "skip" and len(argv) == 5:
         entry = {"client": argv[3], "status": "SKIPPED", "version": "-", "reason": argv[4]}

@@ -93,25 +93,9 @@ public final class Compat {
             return new Check(true, MESSAGES + " acknowledged (acks=all)");
         });
 
-        List<Rec> first = new ArrayList<>();
-        List<Rec> second = new ArrayList<>();
-        step("consume-500-commit", () -> {
-            first.addAll(consumeGroup(topic, group, FIRST_HALF));
-            if (first.size() != FIRST_HALF) {
-                return new Check(false, "consumed " + first.size() + " of " + FIRST_HALF);
-            }
-            return new Check(true, "consumed " + FIRST_HALF + ", committed " + nextOffsets(first));
-        });
-        step("resume-committed", () -> {
-            second.addAll(consumeGroup(topic, group, MESSAGES - first.size()));
-            return checkResume(first, second);
-        });
-        List<Rec> all = new ArrayList<>(first);
-        all.addAll(second);
-        step("key-partition-order", () -> checkKeyOrder(all));
-
-        // Every feature batch goes to the features topic, all are read back in one pass, and
-        // the lines are printed in step order.
+        // Steps 6-12 before the group steps, so a group problem cannot hide them. Every feature
+        // batch goes to the features topic, all are read back in one pass, and the lines are
+        // printed in step order.
         Map<String, String> produceError = new HashMap<>();
         int sent = 0;
         for (String tag : FEATURES) {
@@ -148,6 +132,23 @@ public final class Compat {
                     : checkFeature(tag, byTag.getOrDefault(tag, List.of()));
             report(tag, c.ok(), c.detail());
         }
+
+        List<Rec> first = new ArrayList<>();
+        List<Rec> second = new ArrayList<>();
+        step("consume-500-commit", () -> {
+            first.addAll(consumeGroup(topic, group, FIRST_HALF));
+            if (first.size() != FIRST_HALF) {
+                return new Check(false, "consumed " + first.size() + " of " + FIRST_HALF);
+            }
+            return new Check(true, "consumed " + FIRST_HALF + ", committed " + nextOffsets(first));
+        });
+        step("resume-committed", () -> {
+            second.addAll(consumeGroup(topic, group, MESSAGES - first.size()));
+            return checkResume(first, second);
+        });
+        List<Rec> all = new ArrayList<>(first);
+        all.addAll(second);
+        step("key-partition-order", () -> checkKeyOrder(all));
         System.exit(failed ? 1 : 0);
     }
 

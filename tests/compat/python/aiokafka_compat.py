@@ -108,6 +108,12 @@ async def consume_partition(bootstrap, topic, want):
         await consumer.stop()
 
 
+def run(coro):
+    """Runs one step's coroutine in its own loop, bounded: aiokafka retries some errors (e.g.
+    NOT_COORDINATOR on a commit) without a deadline of its own."""
+    return asyncio.run(asyncio.wait_for(coro, 2 * sc.PHASE_TIMEOUT_S))
+
+
 class AioKafka(sc.Client):
     """Each step runs its own event loop: aiokafka objects live inside one step."""
 
@@ -119,16 +125,16 @@ class AioKafka(sc.Client):
         self.bootstrap = bootstrap
 
     def create_topics(self, topic, partitions, features):
-        return asyncio.run(create_topics(self.bootstrap, topic, partitions, features))
+        return run(create_topics(self.bootstrap, topic, partitions, features))
 
     def produce(self, topic, messages, feature=None):
-        return asyncio.run(produce(self.bootstrap, topic, messages, feature))
+        return run(produce(self.bootstrap, topic, messages, feature))
 
     def consume_group(self, topic, group, want):
-        return asyncio.run(consume_group(self.bootstrap, topic, group, want))
+        return run(consume_group(self.bootstrap, topic, group, want))
 
     def consume_partition(self, topic, want):
-        return asyncio.run(consume_partition(self.bootstrap, topic, want))
+        return run(consume_partition(self.bootstrap, topic, want))
 
 
 if __name__ == "__main__":

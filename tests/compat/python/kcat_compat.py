@@ -42,7 +42,7 @@ def run_kcat(bootstrap, args, stdin=None, timeout=sc.PHASE_TIMEOUT_S):
     if proc.stderr:
         print(proc.stderr, end="", file=sys.stderr)
     if proc.returncode != 0 or "Delivery failed" in proc.stderr:
-        raise KcatError(f"kcat {' '.join(args)}: exit {proc.returncode}: {proc.stderr.strip()}")
+        raise KcatError(f"kcat {args[0]} exit {proc.returncode}: {proc.stderr.strip()}")
     return proc.stdout
 
 

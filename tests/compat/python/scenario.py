@@ -280,27 +280,9 @@ def run(make_client):
     if _attempt(report, "produce-1000", lambda: client.produce(topic, outgoing))[0]:
         report.step("produce-1000", True, f"{MESSAGES} acknowledged (acks=all)")
 
-    # 3. consume 500 in a group and commit exactly those; 4. a new member resumes.
-    ok, first = _attempt(
-        report, "consume-500-commit", lambda: client.consume_group(topic, group, FIRST_HALF)
-    )
-    first = first or []
-    if ok:
-        report.step("consume-500-commit", *check_first_half(first))
-    ok, second = _attempt(
-        report,
-        "resume-committed",
-        lambda: client.consume_group(topic, group, MESSAGES - len(first)),
-    )
-    second = second or []
-    if ok:
-        report.step("resume-committed", *check_resume(first, second))
-
-    # 5. key -> partition stable, per-key order kept.
-    report.step("key-partition-order", *check_key_order(first + second))
-
-    # 6-12. codecs, idempotence, headers, timestamps: every batch goes to the features topic,
-    # all are read back in one pass, and the lines are printed in step order.
+    # 6-12. codecs, idempotence, headers, timestamps, before the group steps so a group
+    # problem cannot hide them: every batch goes to the features topic, all are read back in
+    # one pass, and the lines are printed in step order.
     produce_error = {}
     for tag in FEATURES:
         if tag in client.unsupported:
@@ -330,4 +312,23 @@ def run(make_client):
             report.step(tag, False, produce_error[tag] or consume_error)
         else:
             report.step(tag, *_check_feature(tag, by_tag.get(tag, [])))
+
+    # 3. consume 500 in a group and commit exactly those; 4. a new member resumes.
+    ok, first = _attempt(
+        report, "consume-500-commit", lambda: client.consume_group(topic, group, FIRST_HALF)
+    )
+    first = first or []
+    if ok:
+        report.step("consume-500-commit", *check_first_half(first))
+    ok, second = _attempt(
+        report,
+        "resume-committed",
+        lambda: client.consume_group(topic, group, MESSAGES - len(first)),
+    )
+    second = second or []
+    if ok:
+        report.step("resume-committed", *check_resume(first, second))
+
+    # 5. key -> partition stable, per-key order kept.
+    report.step("key-partition-order", *check_key_order(first + second))
     report.exit()

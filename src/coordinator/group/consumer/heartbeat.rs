@@ -16,7 +16,7 @@ use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeart
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
-use tracing::info;
+use tracing::{debug, info};
 use uuid::Uuid;
 
 /// Member epoch of a member leaving for good.
@@ -42,7 +42,12 @@ fn validate(req: &ConsumerGroupHeartbeatRequest, version: i16) -> Result<(), Hea
     if req.rack_id.as_ref().is_some_and(|s| s.is_empty()) {
         return invalid("RackId can't be empty.");
     }
-    if req.subscribed_topic_regex.is_some() {
+    // librdkafka sends an empty regex when it subscribes to names only.
+    if req
+        .subscribed_topic_regex
+        .as_ref()
+        .is_some_and(|r| !r.is_empty())
+    {
         return invalid("SubscribedTopicRegex is not supported by this broker.");
     }
     match req.member_epoch {
@@ -117,9 +122,16 @@ impl Shard {
         let (groups, mut ctx) = self.split();
         match heartbeat(groups, &mut ctx, rc, req, topics) {
             Ok(response) => response,
-            Err((code, message)) => ConsumerGroupHeartbeatResponse::default()
-                .with_error_code(code.code())
-                .with_error_message(Some(StrBytes::from_string(message))),
+            Err((code, message)) => {
+                debug!(
+                    "ConsumerGroupHeartbeat of member {} in group {} failed with {code}: {message}",
+                    req.member_id.as_str(),
+                    req.group_id.as_str()
+                );
+                ConsumerGroupHeartbeatResponse::default()
+                    .with_error_code(code.code())
+                    .with_error_message(Some(StrBytes::from_string(message)))
+            }
         }
     }
 }

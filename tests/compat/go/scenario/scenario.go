@@ -167,17 +167,9 @@ func Run(info Info, newClient func(bootstrap string) Client) {
 	err = c.Produce(*topic, msgs, "")
 	r.check("produce-1000", true, fmt.Sprintf("%d acknowledged (acks=all)", Messages), err)
 
-	first, err := c.ConsumeGroup(*topic, group, FirstHalf)
-	ok, detail := checkFirstHalf(first)
-	r.check("consume-500-commit", ok, detail, err)
-	second, err := c.ConsumeGroup(*topic, group, Messages-len(first))
-	ok, detail = checkResume(first, second)
-	r.check("resume-committed", ok, detail, err)
-	ok, detail = checkKeyOrder(append(slices.Clone(first), second...))
-	r.step("key-partition-order", ok, detail)
-
-	// Produce every feature batch first, then read them all back in one pass; the lines are
-	// printed afterwards in step order.
+	// Steps 6-12 run before the group steps, so a group problem cannot hide them. Produce every
+	// feature batch first, then read them all back in one pass; the lines are printed in step
+	// order.
 	produceErr := map[string]error{}
 	sent := 0
 	for _, tag := range Features {
@@ -215,6 +207,15 @@ func Run(info Info, newClient func(bootstrap string) Client) {
 			r.step(tag, ok, detail)
 		}
 	}
+
+	first, err := c.ConsumeGroup(*topic, group, FirstHalf)
+	ok, detail := checkFirstHalf(first)
+	r.check("consume-500-commit", ok, detail, err)
+	second, err := c.ConsumeGroup(*topic, group, Messages-len(first))
+	ok, detail = checkResume(first, second)
+	r.check("resume-committed", ok, detail, err)
+	ok, detail = checkKeyOrder(append(slices.Clone(first), second...))
+	r.step("key-partition-order", ok, detail)
 	if r.failed {
 		os.Exit(1)
 	}
