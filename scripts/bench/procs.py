@@ -111,15 +111,16 @@ class Meter:
     def __enter__(self):
         self.peak_is_scenario = reset_peak(self.pid)
         self.cpu0 = cpu_seconds(self.pid)
-        self.t0 = time.monotonic()
         return self
 
     def __exit__(self, *exc):
         self.cpu_s = cpu_seconds(self.pid) - self.cpu0
         self.peak_kb = peak_rss_kb(self.pid)
-        self.wall_s = time.monotonic() - self.t0
 
     def into(self, result):
-        """Adds the broker figures to a scenario result dict and returns it."""
+        """Adds the broker figures to a scenario result dict and returns it; a peak that could
+        not be reset is marked, since it then covers the broker's whole life."""
         result.update(broker_cpu_s=self.cpu_s, broker_peak_rss_kb=self.peak_kb)
+        if not self.peak_is_scenario:
+            result["peak_rss_since_start"] = True
         return result

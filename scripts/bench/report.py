@@ -226,6 +226,19 @@ def _limit_for(r, scenario):
     return min(values) if values else None
 
 
+def _lifetime_note(v):
+    """Said when the kernel would not reset VmHWM, so peaks are since the broker started."""
+    found = any(
+        v.get(b, key, gen, "peak_rss_since_start")
+        for b in BROKERS
+        for key, _ in SCENARIOS
+        for gen in GEN_LABEL
+    )
+    return (
+        ", but here since the broker started: this kernel refused to reset VmHWM" if found else ""
+    )
+
+
 def throughput_section(v):
     s = v.r.get("settings", {})
     rows, res_rows = [], []
@@ -283,8 +296,9 @@ def throughput_section(v):
             ],
             rows,
         )
-        + "\n\nBroker resources during the same runs (peak RSS per scenario; CPU = user+system"
-        " seconds of the broker process):\n\n"
+        + "\n\nBroker resources during the same runs (peak RSS per scenario"
+        + _lifetime_note(v)
+        + "; CPU = user+system seconds of the broker process):\n\n"
         + table(
             [
                 "scenario",

@@ -177,6 +177,12 @@ class ReportTests(unittest.TestCase):
         line = next(x for x in text.splitlines() if x.startswith("| idle RSS"))
         self.assertIn("**met**", line)
 
+    def test_peaks_that_could_not_be_reset_are_called_lifetime_peaks(self):
+        self.assertNotIn("refused to reset", report.render(self.results()))
+        r = self.results()
+        r["brokers"]["strom"]["consume"]["rdkafka_performance"]["peak_rss_since_start"] = True
+        self.assertIn("refused to reset VmHWM", report.render(r))
+
     def test_ratios_and_problems(self):
         text = report.render(self.results())
         idle = next(x for x in text.splitlines() if x.startswith("| idle RSS,"))
