@@ -4,55 +4,24 @@ mod common;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use common::TestBroker;
-use common::raw::{RawClient, base_offset, record_batch};
+use common::raw::{
+    RawClient, base_offset, creatable_topic, fetch_topic, produce_req, produce_to, record_batch,
+    topic_name as name,
+};
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use std::time::{Duration, Instant};
 
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
 fn create(c: &mut RawClient, topic: &str, partitions: i32, rf: i16) -> i16 {
     let req = CreateTopicsRequest::default()
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(name(topic))
-                .with_num_partitions(partitions)
-                .with_replication_factor(rf),
-        ])
+        .with_topics(vec![creatable_topic(topic, partitions, rf, &[])])
         .with_timeout_ms(10_000);
     c.call(&req, 7).topics[0].error_code
 }
 
-fn produce_req(topic: &str, batch: Bytes, acks: i16) -> ProduceRequest {
-    ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(batch)),
-                ]),
-        ])
-}
-
 fn produce(c: &mut RawClient, topic: &str, batch: Bytes) -> (i16, i64) {
-    let r = c.call(&produce_req(topic, batch, -1), 9);
-    let p = &r.responses[0].partition_responses[0];
-    if p.error_code != 0 {
-        eprintln!(
-            "produce to {topic}: error {} {:?}",
-            p.error_code, p.error_message
-        );
-    }
+    let p = produce_to(c, topic, 0, batch, -1);
     (p.error_code, p.base_offset)
 }
 
@@ -62,16 +31,7 @@ fn fetch_req(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> Fetc
         .with_min_bytes(min_bytes)
         .with_max_bytes(1 << 20)
         .with_session_epoch(-1)
-        .with_topics(vec![
-            FetchTopic::default()
-                .with_topic(name(topic))
-                .with_partitions(vec![
-                    FetchPartition::default()
-                        .with_partition(0)
-                        .with_fetch_offset(offset)
-                        .with_partition_max_bytes(1 << 20),
-                ]),
-        ])
+        .with_topics(vec![fetch_topic(topic, 0, offset, 1 << 20)])
 }
 
 #[test]
@@ -330,7 +290,7 @@ fn pipelined_requests_are_answered_in_order_and_acks_0_gets_no_response() {
     let mut c = RawClient::connect(b.port);
     assert_eq!(create(&mut c, "pipe", 1, 1), 0);
     // acks=0 produce, then 20 pipelined ApiVersions: the first response is the first ApiVersions.
-    let p0 = c.encode(&produce_req("pipe", record_batch(1, None), 0), 9);
+    let p0 = c.encode(&produce_req("pipe", 0, record_batch(1, None), 0), 9);
     c.send_frame(&p0);
     let mut ids = Vec::new();
     for _ in 0..20 {

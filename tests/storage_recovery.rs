@@ -3,54 +3,19 @@
 
 mod common;
 
-use common::raw::{RawClient, record_batch};
+use common::raw::{RawClient, create_topic, fetch_topic, produce_to, record_batch};
 use common::{TestBroker, segment_files, wait_for};
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use std::io::Write;
 use std::time::Duration;
 
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
 fn create(c: &mut RawClient, topic: &str, configs: &[(&str, &str)]) {
-    let t = CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(1)
-        .with_replication_factor(1)
-        .with_configs(
-            configs
-                .iter()
-                .map(|(k, v)| {
-                    CreatableTopicConfig::default()
-                        .with_name(StrBytes::from_string(k.to_string()))
-                        .with_value(Some(StrBytes::from_string(v.to_string())))
-                })
-                .collect(),
-        );
-    let r = c.call(&CreateTopicsRequest::default().with_topics(vec![t]), 7);
-    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
+    let r = create_topic(c, topic, 1, configs);
+    assert_eq!(r.error_code, 0, "{:?}", r.error_message);
 }
 
 fn produce(c: &mut RawClient, topic: &str, n: usize) -> i64 {
-    let req = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(record_batch(n, None))),
-                ]),
-        ]);
-    let r = c.call(&req, 9);
-    let p = &r.responses[0].partition_responses[0];
+    let p = produce_to(c, topic, 0, record_batch(n, None), -1);
     assert_eq!(p.error_code, 0, "{:?}", p.error_message);
     p.base_offset
 }
@@ -62,16 +27,7 @@ fn offsets(c: &mut RawClient, topic: &str) -> (i64, i64) {
         .with_min_bytes(0)
         .with_max_bytes(1)
         .with_session_epoch(-1)
-        .with_topics(vec![
-            FetchTopic::default()
-                .with_topic(name(topic))
-                .with_partitions(vec![
-                    FetchPartition::default()
-                        .with_partition(0)
-                        .with_fetch_offset(0)
-                        .with_partition_max_bytes(1),
-                ]),
-        ]);
+        .with_topics(vec![fetch_topic(topic, 0, 0, 1)]);
     let r = c.call(&req, 12);
     let p = &r.responses[0].partitions[0];
     (p.high_watermark, p.log_start_offset)

@@ -1,5 +1,6 @@
 //! Argument parsing (`clap`) and dispatch to the subcommands.
 
+mod client;
 mod server;
 mod service;
 mod storage;
@@ -26,6 +27,12 @@ enum Command {
     Stop(storage::StopArgs),
     /// Generate, install or remove a launchd LaunchAgent.
     Service(service::ServiceArgs),
+    /// Create or list topics (like kafka-topics).
+    Topics(client::TopicsArgs),
+    /// Send lines of standard input as messages (like kafka-console-producer).
+    Produce(client::ProduceArgs),
+    /// Print messages of a topic (like kafka-console-consumer).
+    Consume(client::ConsumeArgs),
 }
 
 /// Entry point: dispatches on argv[0] for the Kafka script names, then on the subcommand.
@@ -38,6 +45,9 @@ pub fn main() -> ExitCode {
         Command::Storage(a) => storage::run(a),
         Command::Stop(a) => storage::stop(a),
         Command::Service(a) => service::run(a),
+        Command::Topics(a) => client::topics(a),
+        Command::Produce(a) => client::produce(a),
+        Command::Consume(a) => client::consume(a),
     }
 }
 

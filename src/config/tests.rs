@@ -1,25 +1,26 @@
+// Test code only: compiled through `#[cfg(test)] mod tests;` in src/config/mod.rs.
 //! Loading whole configurations: the seed file, Kafka's error messages for broken ones, the
 //! embedded default, and DescribeConfigs output checked against Apache Kafka 4.1.1's.
 
 use super::*;
 use std::path::Path;
 
-/// The seed configuration, verbatim (Chinese comment lines included).
+/// The seed configuration, verbatim (from the seed's Homebrew KRaft guide, Chinese comments
+/// included).
 const SEED: &str = "\
-# 启用 KRaft 模式
 broker.id=0
-# 节点角色：既是 broker 也是 controller
+# 启用 KRaft 模式
 process.roles=broker,controller
-# 集群 ID
+# 设置集群 ID（替换为你的生成的 ID）
 cluster.id=tM3-P24CQlGgg85tMKQKXA
-# controller 投票者
+# 控制器配置
 controller.quorum.voters=0@localhost:9093
 controller.listener.names=CONTROLLER
 # 监听地址
 listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093
 advertised.listeners=PLAINTEXT://localhost:9092
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-# 日志目录
+# 数据存储目录
 log.dirs=/opt/homebrew/Cellar/kafka/3.9.0/libexec/logs
 ";
 
@@ -105,6 +106,14 @@ fn seed_configuration_loads_unchanged() {
     assert_eq!(c.log_retention_check_interval_ms, 300_000);
     assert_eq!(c.log_flush_offset_checkpoint_interval_ms, 60_000);
     assert_eq!(c.originals.get("node.id").map(String::as_str), Some("0"));
+}
+
+#[test]
+fn seed_indented_as_in_the_guide_loads_the_same() {
+    let indented: String = SEED.lines().map(|l| format!("  {l}\n")).collect();
+    let a = load_text(SEED).expect("loads").config;
+    let b = load_text(&indented).expect("loads").config;
+    assert_eq!(a.originals, b.originals);
 }
 
 #[test]
@@ -212,7 +221,7 @@ fn node_id_and_broker_id_are_synonyms() {
     assert_eq!(c.originals.get("broker.id").map(String::as_str), Some("7"));
     assert_eq!(
         error_of(&seed_with("node.id", "node.id=1")),
-        "You must set `node.id` to the same value as `broker.id`. (server.properties line 16)"
+        "You must set `node.id` to the same value as `broker.id`. (server.properties line 15)"
     );
     assert_eq!(
         error_of(&seed_with("broker.id", "# no id")),
@@ -221,7 +230,7 @@ fn node_id_and_broker_id_are_synonyms() {
     assert_eq!(
         error_of(&seed_with("broker.id", "broker.id=-1")),
         "Invalid value -1 for configuration node.id: Value must be at least 0 \
-         (server.properties line 2)"
+         (server.properties line 1)"
     );
 }
 
@@ -233,7 +242,7 @@ fn process_roles_must_be_present_valid_and_distinct() {
     assert_eq!(
         error_of(&seed_with("process.roles", "process.roles=broker,foo")),
         "Invalid value foo for configuration process.roles: String must be one of: broker, \
-         controller (server.properties line 4)"
+         controller (server.properties line 3)"
     );
     assert!(
         error_of(&seed_with(
@@ -524,7 +533,7 @@ fn controller_only_and_broker_only_roles() {
     let controller_only = seed_with("process.roles", "process.roles=controller");
     assert!(error_of(&controller_only).starts_with(
         "The listeners config must only contain KRaft controller listeners from \
-         controller.listener.names when process.roles=controller (server.properties line 11)"
+         controller.listener.names when process.roles=controller (server.properties line 10)"
     ));
     let c = load_text(
         &controller_only
@@ -571,7 +580,7 @@ fn inter_broker_listener_rules() {
         ))
         .starts_with(
             "Invalid security protocol `FOO` defined in listener.security.protocol.map \
-             (server.properties line 13)"
+             (server.properties line 12)"
         )
     );
 }

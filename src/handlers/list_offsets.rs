@@ -42,10 +42,15 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
                         .catalog
                         .get(&tp.topic)
                         .and_then(|_| state.logs.get(&tp));
-                    match log {
+                    let mut r = match log {
                         Some(log) => lookup(&log, p.timestamp, base),
                         None => not_found(base, ResponseError::UnknownTopicOrPartition),
+                    };
+                    // leader_epoch exists from v4 on; earlier versions must leave it unset.
+                    if version < 4 {
+                        r.leader_epoch = -1;
                     }
+                    r
                 })
                 .collect();
             ListOffsetsTopicResponse::default()

@@ -334,6 +334,38 @@ fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<()
     Ok(())
 }
 
+/// Kafka's `LogValidator.validateTimestamp` for `CreateTime` topics: refuses a batch whose
+/// newest record is more than `message.timestamp.after.max.ms` in the future, or whose first
+/// record is more than `message.timestamp.before.max.ms` in the past (`INVALID_TIMESTAMP`).
+/// Uncompressed batches are judged by their records, compressed ones by the header's max
+/// timestamp; the lower bound uses the header's base timestamp (the first record's).
+pub fn check_create_time(
+    batch: &ValidatedBatch,
+    now_ms: i64,
+    offset: i64,
+    before_max_ms: i64,
+    after_max_ms: i64,
+) -> Result<(), LogError> {
+    let newest = batch
+        .records_max_timestamp
+        .unwrap_or(batch.header.max_timestamp);
+    let latest_allowed = now_ms.saturating_add(after_max_ms);
+    let earliest_allowed = now_ms.saturating_sub(before_max_ms);
+    let out_of_range = if newest > latest_allowed {
+        Some(newest)
+    } else if batch.header.base_timestamp < earliest_allowed {
+        Some(batch.header.base_timestamp)
+    } else {
+        None
+    };
+    if let Some(ts) = out_of_range {
+        return Err(LogError::InvalidTimestamp(format!(
+            "Timestamp {ts} of message with offset {offset} is out of range. The timestamp should be within [{earliest_allowed}, {latest_allowed}]"
+        )));
+    }
+    Ok(())
+}
+
 /// Rewrites the broker-owned header fields of a validated batch in place: base offset,
 /// partition leader epoch 0 and, when `max_timestamp` differs from what the batch carries (or
 /// the topic uses `LogAppendTime`), the timestamp type and max timestamp with a fresh CRC.
@@ -557,6 +589,18 @@ mod tests {
             101
         );
         assert_eq!(check_stored_batch(&buf).expect("valid").max_timestamp, 101);
+    }
+
+    #[test]
+    fn create_time_more_than_an_hour_ahead_is_refused() {
+        let buf = batch(2, 10_000_000, 1);
+        let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
+        let hour = 3_600_000;
+        assert!(check_create_time(&v, 10_000_001 - hour, 0, i64::MAX, hour).is_ok());
+        let err = check_create_time(&v, 10_000_000 - hour, 0, i64::MAX, hour).expect_err("ahead");
+        assert_eq!(err.error_code(), 32, "{err}");
+        let err = check_create_time(&v, 10_000_000 + 5_000, 0, 1_000, hour).expect_err("too old");
+        assert_eq!(err.error_code(), 32, "{err}");
     }
 
     #[test]

@@ -131,13 +131,6 @@ impl MmapIndex {
         self.remap(self.entries * self.entry_size)
     }
 
-    /// Grows the file back to `capacity_bytes` so the segment can take appends again.
-    pub fn resize(&mut self, capacity_bytes: usize) -> Result<(), LogError> {
-        let target = (capacity_bytes / self.entry_size * self.entry_size)
-            .max(self.entries * self.entry_size);
-        self.remap(target)
-    }
-
     /// Writes dirty pages of the mapping to disk.
     pub fn flush(&self) -> Result<(), LogError> {
         match &self.mmap {
@@ -194,8 +187,9 @@ mod tests {
         assert!(idx.push(&[0; 8]));
         assert!(idx.push(&[0; 8]));
         assert!(!idx.push(&[0; 8]));
-        idx.resize(32).expect("resize");
-        assert!(idx.push(&[0; 8]));
-        assert_eq!(idx.entries(), 3);
+        assert_eq!(idx.entries(), 2);
+        idx.truncate_entries(1);
+        assert!(idx.push(&[1; 8]));
+        assert_eq!(idx.entry(1), &[1; 8]);
     }
 }

@@ -68,18 +68,6 @@ impl OffsetIndex {
         Some(self.base_offset + i64::from(relative(self.index.entry(n))))
     }
 
-    /// Drops entries for offsets >= `offset`.
-    pub fn truncate_to(&mut self, offset: i64) {
-        let keep = match self
-            .index
-            .largest_lower_bound(offset - self.base_offset - 1, |e| i64::from(relative(e)))
-        {
-            Some(n) => n + 1,
-            None => 0,
-        };
-        self.index.truncate_entries(keep);
-    }
-
     /// Drops every entry (before a rebuild).
     pub fn reset(&mut self) {
         self.index.truncate_entries(0);
@@ -112,11 +100,6 @@ impl OffsetIndex {
     /// See [`MmapIndex::trim`].
     pub fn trim(&mut self) -> Result<(), LogError> {
         self.index.trim()
-    }
-
-    /// See [`MmapIndex::resize`].
-    pub fn resize(&mut self, capacity_bytes: usize) -> Result<(), LogError> {
-        self.index.resize(capacity_bytes)
     }
 
     /// See [`MmapIndex::flush`].
@@ -159,9 +142,8 @@ mod tests {
         assert_eq!(idx.lookup(125), (119, 4096));
         assert_eq!(idx.lookup(10_000), (129, 8192));
         assert!(idx.is_sane());
-        idx.truncate_to(119);
-        assert_eq!(idx.last_offset(), Some(109));
-        idx.truncate_to(50);
+        assert_eq!(idx.last_offset(), Some(129));
+        idx.reset();
         assert_eq!(idx.entries(), 0);
     }
 }

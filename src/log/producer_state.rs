@@ -98,22 +98,9 @@ impl ProducerStateManager {
         })
     }
 
-    /// Follows the partition directory after a rename.
-    pub fn set_dir(&mut self, dir: &Path) {
-        self.dir = dir.to_path_buf();
-        for (offset, path) in self.snapshots.iter_mut() {
-            *path = producer_snapshot::path(dir, *offset);
-        }
-    }
-
     /// The entry for `producer_id`, if any.
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
         self.producers.get(&producer_id)
-    }
-
-    /// Number of producers tracked.
-    pub fn producer_count(&self) -> usize {
-        self.producers.len()
     }
 
     /// If `header` (a produced batch, offsets not yet assigned) repeats one of the last five
@@ -295,11 +282,6 @@ impl ProducerStateManager {
             self.remove_snapshot(o)?;
         }
         Ok(())
-    }
-
-    /// Offsets of the snapshot files present.
-    pub fn snapshot_offsets(&self) -> Vec<i64> {
-        self.snapshots.keys().copied().collect()
     }
 
     fn remove_snapshot(&mut self, offset: i64) -> Result<(), LogError> {

@@ -73,17 +73,6 @@ impl TimeIndex {
         Some((timestamp(e), self.base_offset + i64::from(relative(e))))
     }
 
-    /// Drops entries pointing at offsets >= `offset`.
-    pub fn truncate_to(&mut self, offset: i64) {
-        let mut keep = self.index.entries();
-        while keep > 0
-            && self.base_offset + i64::from(relative(self.index.entry(keep - 1))) >= offset
-        {
-            keep -= 1;
-        }
-        self.index.truncate_entries(keep);
-    }
-
     /// Drops every entry (before a rebuild).
     pub fn reset(&mut self) {
         self.index.truncate_entries(0);
@@ -105,11 +94,6 @@ impl TimeIndex {
     /// See [`MmapIndex::trim`].
     pub fn trim(&mut self) -> Result<(), LogError> {
         self.index.trim()
-    }
-
-    /// See [`MmapIndex::resize`].
-    pub fn resize(&mut self, capacity_bytes: usize) -> Result<(), LogError> {
-        self.index.resize(capacity_bytes)
     }
 
     /// See [`MmapIndex::flush`].
@@ -146,8 +130,8 @@ mod tests {
         assert_eq!(idx.lookup(150), (100, 12));
         assert_eq!(idx.lookup(200), (200, 20));
         assert!(idx.is_sane());
-        idx.truncate_to(20);
-        assert_eq!(idx.last_entry(), Some((100, 12)));
+        idx.reset();
+        assert_eq!(idx.last_entry(), None);
     }
 
     #[test]

@@ -137,6 +137,7 @@ async fn write_replies(
             };
             match reply {
                 Reply::Response { body, version } => {
+                    let mark = out.len();
                     if let Err(e) = frame::encode_response(
                         &mut out,
                         p.correlation_id,
@@ -148,6 +149,8 @@ async fn write_replies(
                             "Closing connection from {peer}: cannot encode {:?} v{version} response: {e}",
                             p.api_key
                         );
+                        // Never send the half-encoded frame.
+                        out.truncate(mark);
                         let _ = writer.write_all(&out).await;
                         return;
                     }

@@ -38,7 +38,8 @@ impl RawClient {
         header
             .encode(&mut buf, key.request_header_version(version))
             .unwrap();
-        req.encode(&mut buf, version).unwrap();
+        req.encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("encoding {key:?} v{version} request: {e}"));
         buf
     }
 
@@ -135,4 +136,92 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
 /// Reads the i64 base offset at the front of a stored batch.
 pub fn base_offset(batch: &[u8]) -> i64 {
     (&batch[..8]).get_i64()
+}
+
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::produce_response::PartitionProduceResponse;
+use kafka_protocol::messages::{CreateTopicsRequest, ProduceRequest, TopicName};
+
+pub fn topic_name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+/// One topic of a CreateTopics request, with topic-level configs.
+pub fn creatable_topic(
+    topic: &str,
+    partitions: i32,
+    rf: i16,
+    configs: &[(&str, &str)],
+) -> CreatableTopic {
+    CreatableTopic::default()
+        .with_name(topic_name(topic))
+        .with_num_partitions(partitions)
+        .with_replication_factor(rf)
+        .with_configs(
+            configs
+                .iter()
+                .map(|(k, v)| {
+                    CreatableTopicConfig::default()
+                        .with_name(StrBytes::from_string(k.to_string()))
+                        .with_value(Some(StrBytes::from_string(v.to_string())))
+                })
+                .collect(),
+        )
+}
+
+/// Creates one topic (CreateTopics v7, replication factor 1) and returns its result.
+pub fn create_topic(
+    c: &mut RawClient,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> CreatableTopicResult {
+    let req = CreateTopicsRequest::default()
+        .with_topics(vec![creatable_topic(topic, partitions, 1, configs)])
+        .with_timeout_ms(10_000);
+    c.call(&req, 7).topics.remove(0)
+}
+
+/// A Produce request carrying one batch for one partition.
+pub fn produce_req(topic: &str, partition: i32, batch: Bytes, acks: i16) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_transactional_id(None)
+        .with_acks(acks)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(partition)
+                        .with_records(Some(batch)),
+                ]),
+        ])
+}
+
+/// Produces one batch (Produce v9) and returns the partition's response.
+pub fn produce_to(
+    c: &mut RawClient,
+    topic: &str,
+    partition: i32,
+    batch: Bytes,
+    acks: i16,
+) -> PartitionProduceResponse {
+    let mut r = c.call(&produce_req(topic, partition, batch, acks), 9);
+    r.responses.remove(0).partition_responses.remove(0)
+}
+
+/// One partition of a Fetch request.
+pub fn fetch_topic(topic: &str, partition: i32, offset: i64, max_bytes: i32) -> FetchTopic {
+    FetchTopic::default()
+        .with_topic(topic_name(topic))
+        .with_partitions(vec![
+            FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(max_bytes),
+        ])
 }

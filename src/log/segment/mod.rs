@@ -213,6 +213,10 @@ impl LogSegment {
         self.file
             .write_all_at(records, position)
             .map_err(|e| LogError::io(&self.log_path, e))?;
+        // Publish the bytes before indexing them, so an index entry never points past what
+        // readers may read.
+        self.size
+            .store(position + records.len() as u64, Ordering::Release);
         let mut state = self.state.write();
         let mut at = 0usize;
         while let Some(header) = BatchHeader::parse(&records[at..]) {
@@ -227,9 +231,6 @@ impl LogSegment {
             );
             at += header.size().max(RECORD_BATCH_OVERHEAD);
         }
-        drop(state);
-        self.size
-            .store(position + records.len() as u64, Ordering::Release);
         Ok(())
     }
 

@@ -88,7 +88,7 @@ impl LogSegment {
                 exhausted: false,
             });
         }
-        let available = (size - start) as usize;
+        let available = size.saturating_sub(start) as usize;
         let old_len = out.len();
         let mut want = available.min(max_bytes);
         if want < first.size() && min_one_batch {

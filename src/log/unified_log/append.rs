@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use super::{UnifiedLog, index_bytes};
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
-use crate::log::batch::{assign_offsets, validate_produce_batches};
+use crate::log::batch::{assign_offsets, check_create_time, validate_produce_batches};
 use crate::log::error::LogError;
 use crate::log::fsync::fsync_dir;
 use crate::log::producer_state::ProducerStateManager;
@@ -39,6 +39,19 @@ impl UnifiedLog {
         }
         let log_append_time =
             (config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+        if log_append_time.is_none() {
+            let mut offset = self.log_end_offset();
+            for batch in &batches {
+                check_create_time(
+                    batch,
+                    now_ms,
+                    offset,
+                    config.message_timestamp_before_max_ms,
+                    config.message_timestamp_after_max_ms,
+                )?;
+                offset += i64::from(batch.header.record_count);
+            }
+        }
 
         let mut producers = self.producers.lock();
         let log_start_offset = self.log_start_offset();
@@ -236,6 +249,12 @@ mod tests {
             .append_as_leader(batch(1, 1, 100), 0)
             .expect_err("bigger than a segment");
         assert_eq!(err.error_code(), 18);
+        log.update_config(LogConfig::default());
+        let future = 1_000 + LogConfig::default().message_timestamp_after_max_ms;
+        let err = log
+            .append_as_leader(batch(1, future, 1), 999)
+            .expect_err("future timestamp");
+        assert_eq!(err.error_code(), 32);
         assert_eq!(log.log_end_offset(), 0);
         assert_eq!(log.size_in_bytes(), 0);
     }

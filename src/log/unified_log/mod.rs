@@ -201,13 +201,8 @@ impl UnifiedLog {
     }
 
     fn active_segment(&self) -> Arc<LogSegment> {
-        let segments = self.segments.read();
-        // invariant: a log always holds at least one segment (created with one, never emptied).
-        segments
-            .values()
-            .next_back()
-            .cloned()
-            .expect("invariant: log has an active segment")
+        let active = self.segments.read().values().next_back().cloned();
+        active.expect("log has an active segment") // invariant: created with one, retention keeps the last
     }
 
     /// The segment holding `offset` (or the first one) and every later segment.

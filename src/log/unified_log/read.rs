@@ -316,6 +316,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn concurrent_reads_see_only_whole_committed_batches() {
+        let one = batch(2, 0, 50).len();
+        let config = LogConfig {
+            segment_bytes: (one * 5) as i32,
+            index_interval_bytes: 1,
+            ..LogConfig::default()
+        };
+        let (_root, log) = new_log(config);
+        let log = std::sync::Arc::new(log);
+        let reader = {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                loop {
+                    let done = log.log_end_offset() >= 400;
+                    let got = log.read(0, 1 << 20, false).expect("read");
+                    let mut expected_base = 0;
+                    let mut at = 0;
+                    while at < got.records.len() {
+                        let h = crate::log::check_stored_batch(&got.records[at..])
+                            .expect("whole, valid batch");
+                        assert_eq!(h.base_offset, expected_base, "no gaps");
+                        expected_base = h.last_offset() + 1;
+                        at += h.size();
+                    }
+                    assert!(
+                        expected_base <= got.high_watermark,
+                        "nothing past the high watermark"
+                    );
+                    reads += 1;
+                    if done {
+                        break reads;
+                    }
+                }
+            })
+        };
+        append_n(&log, 200, 2, 0);
+        assert!(reader.join().expect("reader thread") > 0);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
