@@ -360,6 +360,20 @@ fn consumer_protocol_kip_848_join_assign_commit_resume() {
         let (a, b) = (assigned(&c1), assigned(&c2));
         a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
     });
+    // ConsumerGroupDescribe shows both members at the group's epoch with what they own.
+    let described = raw_cases::describe_consumer_group(b.port, "kip848");
+    assert_eq!(described.error_code, 0);
+    assert_eq!(described.group_state.as_str(), "Stable");
+    assert_eq!(described.assignor_name.as_str(), "uniform");
+    assert_eq!(described.members.len(), 2);
+    for m in &described.members {
+        assert_eq!(m.member_epoch, described.group_epoch);
+        assert_eq!(
+            m.assignment.topic_partitions[0].topic_name.as_str(),
+            "modern"
+        );
+        assert_eq!(m.assignment.topic_partitions[0].partitions.len(), 2);
+    }
     poll_until(&[&c1, &c2], &mut got, "half the messages", |g| {
         g.len() >= 40
     });
@@ -473,4 +487,20 @@ fn first_message_arrives_without_artificial_waits() {
             "the configured delay is honoured"
         );
     }
+}
+
+/// With `offsets.topic.replication.factor` above the one broker there is, Kafka cannot create
+/// `__consumer_offsets` and FindCoordinator answers COORDINATOR_NOT_AVAILABLE.
+#[test]
+fn offsets_topic_replication_factor_above_one_means_no_coordinator() {
+    let b = TestBroker::start_with(&[("offsets.topic.replication.factor", "3")]);
+    let mut c = common::raw::RawClient::connect(b.port);
+    let req = kafka_protocol::messages::FindCoordinatorRequest::default()
+        .with_key(kafka_protocol::protocol::StrBytes::from_static_str("g"));
+    let r = c.call(&req, 3);
+    assert_eq!(
+        r.error_code,
+        kafka_protocol::ResponseError::CoordinatorNotAvailable.code()
+    );
+    assert_eq!(r.node_id.0, -1);
 }
