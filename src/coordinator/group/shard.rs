@@ -240,3 +240,41 @@ impl Shard {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::config::LogConfig;
+    use crate::log::{LogManager, TopicPartition};
+
+    /// A shard over a real partition log in a temporary directory, active at once. The log
+    /// manager and directory live as long as the shard.
+    pub struct TestShard {
+        pub shard: Shard,
+        _logs: LogManager,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestShard {
+        pub fn new(config: GroupConfig) -> TestShard {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let logs =
+                LogManager::startup(&[dir.path().to_path_buf()], &|_| LogConfig::default(), 1)
+                    .expect("log manager");
+            let log = logs
+                .get_or_create(
+                    &TopicPartition::new("__consumer_offsets", 0),
+                    uuid::Uuid::new_v4(),
+                    LogConfig::default(),
+                )
+                .expect("log");
+            let mut shard = Shard::new(0, Arc::new(config), log);
+            shard.status = ShardStatus::Active;
+            TestShard {
+                shard,
+                _logs: logs,
+                _dir: dir,
+            }
+        }
+    }
+}
