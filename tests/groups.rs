@@ -504,3 +504,21 @@ fn offsets_topic_replication_factor_above_one_means_no_coordinator() {
     );
     assert_eq!(r.node_id.0, -1);
 }
+
+/// A KIP-848 pattern subscription is resolved by the broker, including topics created later.
+#[test]
+fn consumer_protocol_regex_subscription_follows_new_topics() {
+    let b = TestBroker::start();
+    create_topic(&b, "re-a", 2);
+    let c = consumer_848(&b, "kip848-regex");
+    c.subscribe(&["^re-.*"]).unwrap();
+    let mut got = Vec::new();
+    poll_until(&[&c], &mut got, "the matching topic", |_| {
+        assigned(&c).len() == 2
+    });
+    create_topic(&b, "re-b", 3);
+    // Partition numbers repeat across the two topics: count the assignment's entries.
+    poll_until(&[&c], &mut got, "the new matching topic", |_| {
+        c.assignment().map(|a| a.count()).unwrap_or(0) == 5
+    });
+}

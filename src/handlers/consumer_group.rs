@@ -5,7 +5,7 @@ use super::group_admin::GROUP_AUTHORIZED_OPERATIONS;
 use super::groups::request_context;
 use super::{BrokerState, ConnectionInfo, Handled, Request, decode_or_close};
 use crate::coordinator::group::TopicLookup;
-use crate::metadata::TopicCatalog;
+use crate::metadata::{TopicCatalog, is_internal_topic};
 use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup;
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
@@ -24,6 +24,14 @@ impl TopicLookup for CatalogTopics<'_> {
 
     fn name_of(&self, id: &Uuid) -> Option<String> {
         self.0.get_by_id(id).map(|t| t.name.clone())
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.0
+            .names()
+            .into_iter()
+            .filter(|n| !is_internal_topic(n))
+            .collect()
     }
 }
 

@@ -144,6 +144,7 @@ impl Shard {
                             .map(|t| TopicName(s(t.clone())))
                             .collect(),
                     )
+                    .with_subscribed_topic_regex(m.subscribed_regex.clone().map(s))
                     .with_assignment(described(&m.assigned))
                     .with_target_assignment(described(
                         group.target.get(&m.id).unwrap_or(&Assignment::new()),

@@ -57,6 +57,8 @@ pub trait TopicLookup {
     /// The id and partition count of an existing topic.
     fn lookup(&self, name: &str) -> Option<(Uuid, i32)>;
     fn name_of(&self, id: &Uuid) -> Option<String>;
+    /// Every topic a regex subscription may match (internal topics excluded).
+    fn names(&self) -> Vec<String>;
 }
 
 /// Kafka's `Utils.abs(groupId.hashCode()) % partitions`, with Java's `String.hashCode` over

@@ -14,7 +14,7 @@ use kafka_protocol::messages::consumer_group_heartbeat_response::{
 };
 use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 use kafka_protocol::protocol::StrBytes;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 use tracing::{debug, info};
 use uuid::Uuid;
@@ -42,13 +42,19 @@ fn validate(req: &ConsumerGroupHeartbeatRequest, version: i16) -> Result<(), Hea
     if req.rack_id.as_ref().is_some_and(|s| s.is_empty()) {
         return invalid("RackId can't be empty.");
     }
-    // librdkafka sends an empty regex when it subscribes to names only.
-    if req
+    if let Some(re) = req
         .subscribed_topic_regex
         .as_ref()
-        .is_some_and(|r| !r.is_empty())
+        .filter(|r| !r.is_empty())
+        && let Err(e) = compile(re)
     {
-        return invalid("SubscribedTopicRegex is not supported by this broker.");
+        return Err(fail(
+            ResponseError::InvalidRegularExpression,
+            format!(
+                "SubscribedTopicRegex `{}` is not a valid regular expression: {e}",
+                re.as_str()
+            ),
+        ));
     }
     match req.member_epoch {
         e if e > 0 || e == LEAVE_EPOCH => {
@@ -66,12 +72,18 @@ fn validate(req: &ConsumerGroupHeartbeatRequest, version: i16) -> Result<(), Hea
             if req.topic_partitions.as_ref().is_none_or(|t| !t.is_empty()) {
                 return invalid("TopicPartitions must be empty when (re-)joining.");
             }
-            if req
+            let names = req
                 .subscribed_topic_names
                 .as_ref()
-                .is_none_or(|t| t.is_empty())
-            {
-                return invalid("SubscribedTopicNames must be set in first request.");
+                .is_some_and(|t| !t.is_empty());
+            let regex = req
+                .subscribed_topic_regex
+                .as_ref()
+                .is_some_and(|r| !r.is_empty());
+            if !names && !regex {
+                return invalid(
+                    "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+                );
             }
         }
         STATIC_LEAVE_EPOCH => {
@@ -208,6 +220,10 @@ fn heartbeat(
     if let Some(names) = &req.subscribed_topic_names {
         updated.subscribed_topics = names.iter().map(|n| n.to_string()).collect();
     }
+    if let Some(re) = &req.subscribed_topic_regex {
+        // librdkafka sends an empty regex when it subscribes to names only.
+        updated.subscribed_regex = Some(re.to_string()).filter(|r| !r.is_empty());
+    }
     if let Some(a) = &req.server_assignor {
         updated.server_assignor = Some(a.to_string());
     }
@@ -215,9 +231,15 @@ fn heartbeat(
     updated.client_host = rc.client_host.clone();
     // A new member brings a subscription (its starting one is empty); a restarted static
     // member or a rejoining one brings the same subscription and causes no rebalance.
-    let mut bump = updated.subscribed_topics != current.subscribed_topics;
+    let mut bump = updated.subscribed_topics != current.subscribed_topics
+        || updated.subscribed_regex != current.subscribed_regex;
     group.members.insert(member_id.clone(), updated.clone());
     let metadata = subscription_metadata(group, topics);
+    updated.resolved_topics = group
+        .members
+        .get(&member_id)
+        .map(|m| m.resolved_topics.clone())
+        .unwrap_or_default();
     if metadata != group.subscription_metadata {
         group.subscription_metadata = metadata;
         bump = true;
@@ -449,20 +471,43 @@ fn remove_member(group: &mut ConsumerGroup, ctx: &mut Ctx<'_>, member_id: &str, 
     }
 }
 
-/// The topics members subscribe to that exist, with their partition counts.
+/// A regex subscription as Kafka matches it: against the whole topic name.
+fn compile(re: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{re})$"))
+}
+
+/// Resolves every member's subscription (names and regex) against the existing topics and
+/// returns the subscribed topics that exist, with their partition counts.
 fn subscription_metadata(
-    group: &ConsumerGroup,
+    group: &mut ConsumerGroup,
     topics: &dyn TopicLookup,
 ) -> assignor::TopicMetadata {
-    let names: BTreeSet<&String> = group
-        .members
-        .values()
-        .flat_map(|m| m.subscribed_topics.iter())
-        .collect();
-    names
-        .into_iter()
-        .filter_map(|n| topics.lookup(n).map(|meta| (n.clone(), meta)))
-        .collect()
+    let all = if group.members.values().any(|m| m.subscribed_regex.is_some()) {
+        topics.names()
+    } else {
+        Vec::new()
+    };
+    let mut metadata = assignor::TopicMetadata::new();
+    for m in group.members.values_mut() {
+        let matcher = m
+            .subscribed_regex
+            .as_deref()
+            .and_then(|re| compile(re).ok());
+        let matched = all
+            .iter()
+            .filter(|t| matcher.as_ref().is_some_and(|r| r.is_match(t)));
+        m.resolved_topics = m
+            .subscribed_topics
+            .iter()
+            .chain(matched)
+            .filter_map(|t| {
+                let meta = topics.lookup(t)?;
+                metadata.insert(t.clone(), meta);
+                Some(t.clone())
+            })
+            .collect();
+    }
+    metadata
 }
 
 /// Recomputes every member's target with the group's assignor, at the group epoch.
@@ -473,7 +518,7 @@ fn update_target_assignment(group: &mut ConsumerGroup) {
         .values()
         .map(|m| AssignorMember {
             id: &m.id,
-            topics: &m.subscribed_topics,
+            topics: &m.resolved_topics,
             previous: group.target.get(&m.id),
         })
         .collect();

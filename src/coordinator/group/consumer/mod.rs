@@ -57,7 +57,12 @@ pub struct ConsumerMember {
     pub client_id: String,
     pub client_host: String,
     pub rebalance_timeout_ms: i32,
+    /// Topics subscribed by name.
     pub subscribed_topics: BTreeSet<String>,
+    /// A regex subscription (RE2 syntax, matched against whole topic names).
+    pub subscribed_regex: Option<String>,
+    /// Existing topics the names and the regex resolve to: what the assignor works with.
+    pub resolved_topics: BTreeSet<String>,
     pub server_assignor: Option<String>,
     pub epoch: i32,
     pub previous_epoch: i32,
@@ -78,6 +83,8 @@ impl ConsumerMember {
             client_host: String::new(),
             rebalance_timeout_ms: -1,
             subscribed_topics: BTreeSet::new(),
+            subscribed_regex: None,
+            resolved_topics: BTreeSet::new(),
             server_assignor: None,
             epoch: 0,
             previous_epoch: 0,
@@ -133,7 +140,7 @@ impl ConsumerGroup {
     pub fn is_subscribed_to(&self, topic: &str) -> bool {
         self.members
             .values()
-            .any(|m| m.subscribed_topics.contains(topic))
+            .any(|m| m.subscribed_topics.contains(topic) || m.resolved_topics.contains(topic))
     }
 
     fn static_member(&self, instance_id: &str) -> Option<&ConsumerMember> {

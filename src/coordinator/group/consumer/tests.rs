@@ -25,6 +25,10 @@ impl TopicLookup for OneTopic {
     fn name_of(&self, id: &Uuid) -> Option<String> {
         (*id == self.0).then(|| "t".to_string())
     }
+
+    fn names(&self) -> Vec<String> {
+        vec!["t".to_string()]
+    }
 }
 
 fn s(v: &str) -> StrBytes {
@@ -159,10 +163,10 @@ async fn wrong_epochs_and_unknown_members_are_fenced() {
     // After being fenced the member rejoins with epoch 0 and the same id.
     let again = f.join("a");
     assert_eq!(again.assignment.map(partitions), Some(set(&[0, 1, 2, 3])));
-    let regex = hb("b", 0, Some(&[]), f.topics.0).with_subscribed_topic_regex(Some(s("t.*")));
+    let regex = hb("b", 0, Some(&[]), f.topics.0).with_subscribed_topic_regex(Some(s("t(")));
     assert_eq!(
         f.beat(regex).error_code,
-        ResponseError::InvalidRequest.code()
+        ResponseError::InvalidRegularExpression.code()
     );
     let assignor = hb("b", 0, Some(&[]), f.topics.0).with_server_assignor(Some(s("sticky")));
     assert_eq!(
@@ -219,4 +223,22 @@ async fn a_restarted_static_member_gets_its_assignment_back() {
     assert_eq!(back.error_code, 0);
     assert_eq!(back.member_epoch, 2, "no new group epoch: no rebalance");
     assert_eq!(back.assignment.map(partitions), Some(kept));
+}
+
+#[tokio::test]
+async fn a_regex_subscription_matches_whole_topic_names() {
+    let mut f = Fixture::new();
+    let by_regex = |re: &str| {
+        hb("r", 0, Some(&[]), Uuid::nil())
+            .with_subscribed_topic_names(Some(vec![]))
+            .with_subscribed_topic_regex(Some(s(re)))
+    };
+    let r = f.beat(by_regex("x|t"));
+    assert_eq!(r.error_code, 0, "{r:?}");
+    assert_eq!(r.assignment.map(partitions), Some(set(&[0, 1, 2, 3])));
+    let leave = hb("r", -1, None, Uuid::nil());
+    assert_eq!(f.beat(leave).member_epoch, -1);
+    // A regex matches whole names: "^" alone matches no topic.
+    let r = f.beat(by_regex("^"));
+    assert_eq!(r.assignment.map(partitions), Some(set(&[])));
 }
