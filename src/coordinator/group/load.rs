@@ -2,6 +2,7 @@
 //! one wins and tombstones delete, into the groups and offsets the shard serves.
 
 use super::classic::ClassicGroup;
+use super::consumer::ConsumerGroup;
 use super::records::{self, GroupRecord};
 use super::shard::{Group, GroupKind};
 use crate::log::{LogError, UnifiedLog};
@@ -121,6 +122,24 @@ impl Replay {
                 match value {
                     Some(v) => {
                         g.kind = GroupKind::Classic(ClassicGroup::from_record(&group, v));
+                        self.with_metadata.insert(group);
+                    }
+                    None => {
+                        g.kind = GroupKind::Classic(ClassicGroup::new(&group, now_ms));
+                        self.with_metadata.remove(&group);
+                    }
+                }
+            }
+            GroupRecord::ConsumerGroup { group, epoch } => {
+                let g = self
+                    .groups
+                    .entry(group.clone())
+                    .or_insert_with(|| Group::new_classic(&group, now_ms));
+                match epoch {
+                    // Members are not kept across restarts: they rejoin (their heartbeats
+                    // get UNKNOWN_MEMBER_ID) and the group continues from its epoch.
+                    Some(epoch) => {
+                        g.kind = GroupKind::Consumer(ConsumerGroup::restored(&group, epoch));
                         self.with_metadata.insert(group);
                     }
                     None => {

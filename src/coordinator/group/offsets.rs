@@ -375,6 +375,9 @@ impl Shard {
             .map(|(t, p, _)| (records::offset_key(group_id, t, p), None))
             .collect();
         tombstones.push((records::group_key(group_id), None));
+        if let GroupKind::Consumer(_) = &group.kind {
+            tombstones.push((records::consumer_group_key(group_id), None));
+        }
         ctx.append(tombstones).map_err(|e| e.response_error())?;
         groups.remove(group_id);
         ctx.timers.cancel(&super::timers::TimerKey::Join {
@@ -421,6 +424,9 @@ impl Shard {
             }
             if all_expired && group.is_empty() {
                 tombstones.push((records::group_key(&group.id), None));
+                if let GroupKind::Consumer(_) = &group.kind {
+                    tombstones.push((records::consumer_group_key(&group.id), None));
+                }
                 dead_groups.push(group.id.clone());
             }
         }

@@ -2,10 +2,12 @@
 //! (`OffsetCommitKey`/`OffsetCommitValue`, `GroupMetadataKey`/`GroupMetadataValue` in Kafka's
 //! `group-coordinator` message definitions), so the topic means the same thing to Kafka tools.
 //!
-//! A key starts with an `int16` record type (1 = offset commit, 2 = group metadata; 0 is the
-//! legacy offset commit key with the same layout); a value starts with an `int16` schema
-//! version. A record without a value is a tombstone. Strings are `int16`-length UTF-8 and bytes
-//! are `int32`-length, as in the pre-flexible protocol versions Kafka writes here.
+//! A key starts with an `int16` record type (1 = offset commit, 2 = group metadata, 3 = a
+//! KIP-848 consumer group's epoch; 0 is the legacy offset commit key with the same layout); a
+//! value starts with an `int16` schema version. A record without a value is a tombstone.
+//! Strings are `int16`-length UTF-8 and bytes are `int32`-length, as in the pre-flexible
+//! protocol versions Kafka writes here; `ConsumerGroupMetadataValue` is a flexible version
+//! (it ends with a tagged-field count).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -14,6 +16,8 @@ const OFFSET_COMMIT_KEY: i16 = 1;
 const LEGACY_OFFSET_COMMIT_KEY: i16 = 0;
 /// Record type of a group metadata key.
 const GROUP_METADATA_KEY: i16 = 2;
+/// Record type of a KIP-848 consumer group's metadata key (`ConsumerGroupMetadataKey`).
+const CONSUMER_GROUP_METADATA_KEY: i16 = 3;
 
 /// Why a stored record could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -80,7 +84,9 @@ pub enum GroupRecord {
         group: String,
         value: Option<GroupValue>,
     },
-    /// A record type Strom does not keep (KIP-848 group records, share groups...).
+    /// A KIP-848 consumer group's epoch (`ConsumerGroupMetadataValue`), or its removal.
+    ConsumerGroup { group: String, epoch: Option<i32> },
+    /// A record type Strom does not keep (KIP-848 member records, share groups...).
     Other { record_type: i16 },
 }
 
@@ -99,6 +105,23 @@ pub fn group_key(group: &str) -> Bytes {
     let mut buf = BytesMut::with_capacity(4 + group.len());
     buf.put_i16(GROUP_METADATA_KEY);
     put_str(&mut buf, group);
+    buf.freeze()
+}
+
+/// The key of a KIP-848 consumer group's metadata.
+pub fn consumer_group_key(group: &str) -> Bytes {
+    let mut buf = BytesMut::with_capacity(4 + group.len());
+    buf.put_i16(CONSUMER_GROUP_METADATA_KEY);
+    put_str(&mut buf, group);
+    buf.freeze()
+}
+
+/// `ConsumerGroupMetadataValue` v0: the group epoch, then an empty tagged-field section.
+pub fn consumer_group_value(epoch: i32) -> Bytes {
+    let mut buf = BytesMut::with_capacity(7);
+    buf.put_i16(0);
+    buf.put_i32(epoch);
+    buf.put_u8(0);
     buf.freeze()
 }
 
@@ -262,6 +285,24 @@ pub fn decode(key: Option<&Bytes>, value: Option<&Bytes>) -> Result<GroupRecord,
                 .map(|v| GroupValue::decode(&mut v.clone()))
                 .transpose()?;
             Ok(GroupRecord::Group { group, value })
+        }
+        CONSUMER_GROUP_METADATA_KEY => {
+            let group = get_str(&mut key)?;
+            let epoch = match value {
+                None => None,
+                Some(v) => {
+                    let mut v = v.clone();
+                    let version = get_i16(&mut v)?;
+                    if version != 0 {
+                        return Err(RecordError::UnknownVersion {
+                            what: "ConsumerGroupMetadataValue",
+                            version,
+                        });
+                    }
+                    Some(get_i32(&mut v)?)
+                }
+            };
+            Ok(GroupRecord::ConsumerGroup { group, epoch })
         }
         other => Ok(GroupRecord::Other { record_type: other }),
     }
@@ -439,14 +480,45 @@ mod tests {
             decode(Some(&key), Some(&bad_version)),
             Err(RecordError::UnknownVersion { .. })
         ));
-        let other = Bytes::from_static(&[0, 3, 0, 1, b'g']);
+        let other = Bytes::from_static(&[0, 5, 0, 1, b'g']);
         assert_eq!(
             decode(Some(&other), None).unwrap(),
-            GroupRecord::Other { record_type: 3 }
+            GroupRecord::Other { record_type: 5 }
         );
         assert_eq!(
             decode(None, None),
             Err(RecordError::MissingKey("__consumer_offsets"))
+        );
+    }
+}
+
+#[cfg(test)]
+mod consumer_group_tests {
+    use super::*;
+
+    #[test]
+    fn consumer_group_epoch_record_layout() {
+        let key = consumer_group_key("g");
+        assert_eq!(&key[..], &[0, 3, 0, 1, b'g']);
+        let value = consumer_group_value(7);
+        assert_eq!(
+            &value[..],
+            &[0, 0, 0, 0, 0, 7, 0],
+            "v0, epoch, no tagged fields"
+        );
+        assert_eq!(
+            decode(Some(&key), Some(&value)).unwrap(),
+            GroupRecord::ConsumerGroup {
+                group: "g".into(),
+                epoch: Some(7)
+            }
+        );
+        assert_eq!(
+            decode(Some(&key), None).unwrap(),
+            GroupRecord::ConsumerGroup {
+                group: "g".into(),
+                epoch: None
+            }
         );
     }
 }

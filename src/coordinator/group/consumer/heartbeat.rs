@@ -5,7 +5,8 @@ use super::assignor::{self, Assignment, AssignorMember};
 use super::reconcile::reconcile;
 use super::{ConsumerGroup, ConsumerMember, MemberState};
 use crate::coordinator::group::config::CONSUMER_ASSIGNORS;
-use crate::coordinator::group::shard::{Ctx, Group, GroupKind, Shard};
+use crate::coordinator::group::records;
+use crate::coordinator::group::shard::{AppendError, Ctx, Group, GroupKind, Shard};
 use crate::coordinator::group::timers::TimerKey;
 use crate::coordinator::group::{RequestContext, TopicLookup};
 use kafka_protocol::ResponseError;
@@ -16,7 +17,7 @@ use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeart
 use kafka_protocol::protocol::StrBytes;
 use std::collections::HashSet;
 use std::time::Duration;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 /// Member epoch of a member leaving for good.
@@ -245,11 +246,7 @@ fn heartbeat(
         bump = true;
     }
     if bump {
-        group.group_epoch += 1;
-        info!(
-            "[GroupId {group_id}] Bumped group epoch to {}.",
-            group.group_epoch
-        );
+        bump_epoch(group, ctx).map_err(|e| fail(e.response_error(), e.to_string()))?;
     }
     if group.group_epoch > group.assignment_epoch {
         update_target_assignment(group);
@@ -462,13 +459,26 @@ fn remove_member(group: &mut ConsumerGroup, ctx: &mut Ctx<'_>, member_id: &str, 
     ] {
         ctx.timers.cancel(&key);
     }
-    if bump {
-        group.group_epoch += 1;
-        info!(
-            "[GroupId {}] Bumped group epoch to {}.",
-            group.id, group.group_epoch
+    if bump && let Err(e) = bump_epoch(group, ctx) {
+        warn!(
+            "[GroupId {}] Failed to persist the group epoch: {e}",
+            group.id
         );
     }
+}
+
+/// Starts a new group epoch and writes it (`ConsumerGroupMetadataValue`), so the group and
+/// its epoch survive a restart.
+fn bump_epoch(group: &mut ConsumerGroup, ctx: &Ctx<'_>) -> Result<(), AppendError> {
+    group.group_epoch += 1;
+    info!(
+        "[GroupId {}] Bumped group epoch to {}.",
+        group.id, group.group_epoch
+    );
+    ctx.append(vec![(
+        records::consumer_group_key(&group.id),
+        Some(records::consumer_group_value(group.group_epoch)),
+    )])
 }
 
 /// A regex subscription as Kafka matches it: against the whole topic name.

@@ -117,6 +117,16 @@ impl ConsumerGroup {
         }
     }
 
+    /// A group read back from `__consumer_offsets`: its epoch, no members yet.
+    pub fn restored(id: &str, epoch: i32) -> ConsumerGroup {
+        ConsumerGroup {
+            id: id.to_string(),
+            group_epoch: epoch,
+            assignment_epoch: epoch,
+            ..Default::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }

@@ -242,3 +242,26 @@ async fn a_regex_subscription_matches_whole_topic_names() {
     let r = f.beat(by_regex("^"));
     assert_eq!(r.assignment.map(partitions), Some(set(&[])));
 }
+
+#[tokio::test]
+async fn the_group_and_its_epoch_are_read_back_but_members_rejoin() {
+    let mut f = Fixture::new();
+    f.join("a");
+    f.join("b");
+    let loaded = crate::coordinator::group::load::load(&f.t.shard.log, 0).expect("load");
+    match &loaded.groups["g"].kind {
+        GroupKind::Consumer(g) => {
+            assert_eq!(g.group_epoch, 2);
+            assert!(g.members.is_empty());
+        }
+        GroupKind::Classic(_) => panic!("consumer group expected"),
+    }
+    f.t.shard.groups = loaded.groups;
+    let r = f.beat(hb("a", 1, Some(&[]), f.topics.0));
+    assert_eq!(r.error_code, ResponseError::UnknownMemberId.code());
+    assert_eq!(
+        f.join("a").member_epoch,
+        3,
+        "epochs continue after the restart"
+    );
+}
