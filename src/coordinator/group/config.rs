@@ -73,7 +73,10 @@ impl GroupConfig {
             new_member_join_timeout_ms: d.new_member_join_timeout_ms,
             offsets_retention_ms: i64::from(c.offsets_retention_minutes) * 60_000,
             offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms.max(1),
-            offset_metadata_max_bytes: usize::try_from(c.offset_metadata_max_bytes).unwrap_or(0),
+            // Metadata is stored as an int16-length string: never accept more than fits.
+            offset_metadata_max_bytes: usize::try_from(c.offset_metadata_max_bytes)
+                .unwrap_or(0)
+                .min(super::records::MAX_STRING_LEN),
             consumer_session_timeout_ms: original(
                 "group.consumer.session.timeout.ms",
                 i64::from(d.consumer_session_timeout_ms),

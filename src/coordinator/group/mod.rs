@@ -162,12 +162,16 @@ impl GroupCoordinator {
     }
 
     /// Runs `f` on the shard of `group_id`: NOT_COORDINATOR before `__consumer_offsets`
-    /// exists, COORDINATOR_LOAD_IN_PROGRESS while the shard loads.
+    /// exists, COORDINATOR_LOAD_IN_PROGRESS while the shard loads, INVALID_GROUP_ID for an id
+    /// too long to be stored.
     pub fn with_shard<R>(
         &self,
         group_id: &str,
         f: impl FnOnce(&mut Shard) -> R,
     ) -> Result<R, ResponseError> {
+        if group_id.len() > records::MAX_STRING_LEN {
+            return Err(ResponseError::InvalidGroupId);
+        }
         let shards = self.shards.get().ok_or(ResponseError::NotCoordinator)?;
         let handle = &shards[partition_for(group_id, shards.len() as i32) as usize];
         let result = {

@@ -19,6 +19,10 @@ const GROUP_METADATA_KEY: i16 = 2;
 /// Record type of a KIP-848 consumer group's metadata key (`ConsumerGroupMetadataKey`).
 const CONSUMER_GROUP_METADATA_KEY: i16 = 3;
 
+/// Longest string the record schemas can hold (`int16` length). The API entry points keep
+/// group ids, JoinGroup strings and offset metadata within it, so encoding never truncates.
+pub const MAX_STRING_LEN: usize = i16::MAX as usize;
+
 /// Why a stored record could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
@@ -309,6 +313,10 @@ pub fn decode(key: Option<&Bytes>, value: Option<&Bytes>) -> Result<GroupRecord,
 }
 
 fn put_str(buf: &mut BytesMut, s: &str) {
+    debug_assert!(
+        s.len() <= MAX_STRING_LEN,
+        "string checked at the API boundary"
+    );
     buf.put_i16(s.len() as i16);
     buf.put_slice(s.as_bytes());
 }

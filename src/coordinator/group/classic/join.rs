@@ -39,6 +39,15 @@ impl Shard {
         if group_id.is_empty() {
             return Answer::Now(error(ResponseError::InvalidGroupId, member_id));
         }
+        let too_long = |v: &str| v.len() > records::MAX_STRING_LEN;
+        if too_long(member_id)
+            || too_long(req.protocol_type.as_str())
+            || req.group_instance_id.as_ref().is_some_and(|i| too_long(i))
+            || req.protocols.iter().any(|p| too_long(p.name.as_str()))
+        {
+            // The group's record could not hold it (Kafka fails the same write).
+            return Answer::Now(error(ResponseError::InvalidRequest, ""));
+        }
         if req.session_timeout_ms < self.config.min_session_timeout_ms
             || req.session_timeout_ms > self.config.max_session_timeout_ms
         {
