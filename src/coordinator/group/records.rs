@@ -152,9 +152,10 @@ impl OffsetValue {
         buf.freeze()
     }
 
+    /// Reads versions 0-4; Kafka 4.1 itself writes version 4, the first flexible one.
     fn decode(buf: &mut Bytes) -> Result<OffsetValue, RecordError> {
         let version = get_i16(buf)?;
-        if !(0..=3).contains(&version) {
+        if !(0..=4).contains(&version) {
             return Err(RecordError::UnknownVersion {
                 what: "OffsetCommitValue",
                 version,
@@ -162,7 +163,11 @@ impl OffsetValue {
         }
         let offset = get_i64(buf)?;
         let leader_epoch = if version >= 3 { get_i32(buf)? } else { -1 };
-        let metadata = get_str(buf)?;
+        let metadata = if version >= 4 {
+            get_compact_str(buf)?
+        } else {
+            get_str(buf)?
+        };
         let commit_timestamp = get_i64(buf)?;
         let expire_timestamp = if version == 1 {
             Some(get_i64(buf)?).filter(|t| *t >= 0)
@@ -372,6 +377,29 @@ fn get_str(buf: &mut Bytes) -> Result<String, RecordError> {
     Ok(get_opt_str(buf)?.unwrap_or_default())
 }
 
+fn get_uvarint(buf: &mut Bytes) -> Result<u32, RecordError> {
+    let mut value = 0u32;
+    for shift in (0..35).step_by(7) {
+        need(buf, 1)?;
+        let b = buf.get_u8();
+        value |= u32::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(RecordError::Truncated)
+}
+
+/// A flexible-version string: unsigned varint length + 1, then UTF-8 (0 is null).
+fn get_compact_str(buf: &mut Bytes) -> Result<String, RecordError> {
+    let len = get_uvarint(buf)?;
+    let Some(len) = (len as usize).checked_sub(1) else {
+        return Ok(String::new());
+    };
+    need(buf, len)?;
+    String::from_utf8(buf.split_to(len).to_vec()).map_err(|_| RecordError::InvalidUtf8)
+}
+
 fn get_bytes(buf: &mut Bytes) -> Result<Bytes, RecordError> {
     let len = get_i32(buf)?;
     if len < 0 {
@@ -528,5 +556,76 @@ mod consumer_group_tests {
                 epoch: None
             }
         );
+    }
+}
+
+/// Records as Apache Kafka 4.1.1 wrote them to its `__consumer_offsets` (dumped from the
+/// oracle broker's log): Strom reads them, and writes group metadata byte for byte the same.
+#[cfg(test)]
+mod kafka_written {
+    use super::*;
+
+    fn hex(s: &str) -> Bytes {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+            .into()
+    }
+
+    #[test]
+    fn offset_commit_value_v4_from_kafka() {
+        let key = hex("0001000d7474666d2d32333635342d6730000a7474666d2d323336353400000000");
+        let value = hex("000400000000000000010000000001000001a2139f265000");
+        assert_eq!(offset_key("ttfm-23654-g0", "ttfm-23654", 0), key);
+        let GroupRecord::Offset {
+            group,
+            topic,
+            partition,
+            value: Some(v),
+        } = decode(Some(&key), Some(&value)).unwrap()
+        else {
+            panic!("offset record expected");
+        };
+        assert_eq!(
+            (group.as_str(), topic.as_str(), partition),
+            ("ttfm-23654-g0", "ttfm-23654", 0)
+        );
+        assert_eq!((v.offset, v.leader_epoch, v.metadata.as_str()), (1, 0, ""));
+        assert_eq!(v.commit_timestamp, 0x01a2139f2650);
+    }
+
+    #[test]
+    fn group_metadata_value_v3_from_kafka_round_trips() {
+        let key = hex("0002000d7474666d2d32333635342d6730");
+        let value = hex(concat!(
+            "00030008636f6e73756d657200000001000572616e6765002c72646b61666b612d66386662363337",
+            "352d393964662d343065322d613537622d613935306534656566623334000001a2139f25e1000000",
+            "01002c72646b61666b612d66386662363337352d393964662d343065322d613537622d6139353065",
+            "34656566623334ffff000772646b61666b61000a2f3132372e302e302e31000493e00000afc80000",
+            "0020000300000001000a7474666d2d32333635340000000000000000ffffffff00000000001e0000",
+            "00000001000a7474666d2d3233363534000000010000000000000000"
+        ));
+        let GroupRecord::Group {
+            group,
+            value: Some(g),
+        } = decode(Some(&key), Some(&value)).unwrap()
+        else {
+            panic!("group record expected");
+        };
+        assert_eq!(group, "ttfm-23654-g0");
+        assert_eq!((g.protocol_type.as_str(), g.generation), ("consumer", 1));
+        assert_eq!(g.protocol.as_deref(), Some("range"));
+        assert_eq!(g.members.len(), 1);
+        let m = &g.members[0];
+        assert_eq!(
+            (m.client_id.as_str(), m.client_host.as_str()),
+            ("rdkafka", "/127.0.0.1")
+        );
+        assert_eq!(
+            (m.rebalance_timeout_ms, m.session_timeout_ms),
+            (300_000, 45_000)
+        );
+        assert_eq!(g.encode(), value, "Strom writes the same bytes");
     }
 }
