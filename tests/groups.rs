@@ -120,11 +120,22 @@ fn assigned(c: &Group) -> BTreeSet<i32> {
 /// One consumed message: which consumer got it, where it was, its value.
 type Got = (usize, i32, i64, String);
 
-/// Polls every consumer round-robin, committing each message synchronously, until `done`.
+/// Polls every consumer round-robin until `done`, committing each message synchronously.
 fn poll_until(
     consumers: &[&Group],
     got: &mut Vec<Got>,
     what: &str,
+    done: impl FnMut(&[Got]) -> bool,
+) {
+    poll_with(consumers, got, what, true, done)
+}
+
+/// Polls every consumer round-robin until `done`, committing each message if `commit_each`.
+fn poll_with(
+    consumers: &[&Group],
+    got: &mut Vec<Got>,
+    what: &str,
+    commit_each: bool,
     mut done: impl FnMut(&[Got]) -> bool,
 ) {
     let deadline = Instant::now() + WAIT;
@@ -135,7 +146,9 @@ fn poll_until(
                 let m = m.expect("consume error");
                 let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
                 got.push((i, m.partition(), m.offset(), value));
-                c.commit_message(&m, CommitMode::Sync).expect("commit");
+                if commit_each {
+                    c.commit_message(&m, CommitMode::Sync).expect("commit");
+                }
             }
         }
     }
@@ -202,10 +215,12 @@ fn three_consumers_split_six_partitions_and_take_over_without_loss() {
     assert_exactly_once(&got, 6, 100);
 }
 
-/// Consumes `want` new messages with one consumer, committing each, and returns them.
+/// Consumes `want` new messages with one consumer, then commits its positions on every
+/// partition in one OffsetCommit.
 fn consume_n(c: &Group, want: usize) -> Vec<Got> {
     let mut got = Vec::new();
-    poll_until(&[c], &mut got, "messages", |g| g.len() >= want);
+    poll_with(&[c], &mut got, "messages", false, |g| g.len() >= want);
+    c.commit_consumer_state(CommitMode::Sync).expect("commit");
     got
 }
 
@@ -365,4 +380,48 @@ fn consumer_protocol_kip_848_join_assign_commit_resume() {
     }
     got.extend(more);
     assert_exactly_once(&got, 4, 20);
+}
+
+/// A raw protocol case: port in, observations out.
+type RawCase = fn(u16) -> raw_cases::Observed;
+
+/// Runs every raw case and renders what it saw, one `case | step => value` line each.
+fn raw_observations(port: u16) -> String {
+    raw_cases::create_topic(port, "raw-topic");
+    let cases: [(&str, RawCase); 6] = [
+        ("join", raw_cases::join_sync_heartbeat),
+        ("big", raw_cases::oversized_metadata),
+        ("offsets", |p| raw_cases::offsets(p, "raw-topic")),
+        ("static", raw_cases::static_fencing),
+        ("find", raw_cases::find_coordinator),
+        ("admin", raw_cases::admin),
+    ];
+    let mut lines = String::new();
+    for (name, case) in cases {
+        for (step, value) in case(port) {
+            lines.push_str(&format!("{name} | {step} => {value}\n"));
+        }
+    }
+    lines
+}
+
+/// Bad input and edge cases on the wire give exactly the answers Apache Kafka 4.1.1 gives.
+/// The expectations were recorded against Kafka (`scripts/apache-kafka.sh server`, with
+/// `group.initial.rebalance.delay.ms=0`); set `KAFKA_ORACLE_PORT` to check them against a
+/// running Kafka again (on fresh data).
+#[test]
+fn group_protocol_edge_cases_match_apache_kafka() {
+    let expected = include_str!("group_tests/kafka_4_1_1_expected.txt");
+    let b = TestBroker::start();
+    let strom = raw_observations(b.port);
+    for (want, got) in expected.lines().zip(strom.lines()) {
+        assert_eq!(got, want);
+    }
+    assert_eq!(strom.lines().count(), expected.lines().count());
+    if let Some(port) = std::env::var("KAFKA_ORACLE_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        assert_eq!(raw_observations(port), expected);
+    }
 }

@@ -244,10 +244,7 @@ async fn run_timers(handle: Arc<ShardHandle>, mut stop: watch::Receiver<bool>) {
     loop {
         let next = {
             let mut shard = handle.shard.lock();
-            let now = tokio::time::Instant::now();
-            while let Some(key) = shard.timers.pop_expired(now) {
-                fire(&mut shard, key);
-            }
+            shard.fire_due(tokio::time::Instant::now());
             shard.timers.next_deadline()
         };
         let sleep = async {
@@ -264,49 +261,59 @@ async fn run_timers(handle: Arc<ShardHandle>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-fn fire(shard: &mut Shard, key: TimerKey) {
-    if key == TimerKey::OffsetsRetention {
-        let started = StdInstant::now();
-        let tombstones = shard.expire_offsets();
-        if tombstones > 0 {
-            info!(
-                "Generated {tombstones} tombstone records while cleaning up group metadata in {} milliseconds.",
-                started.elapsed().as_millis()
-            );
+impl Shard {
+    /// Fires every timer due at `now` (a timer may schedule others, due later).
+    pub(crate) fn fire_due(&mut self, now: tokio::time::Instant) {
+        while let Some(key) = self.timers.pop_expired(now) {
+            self.fire(key);
         }
-        let (_, mut ctx) = shard.split();
-        let interval = Duration::from_millis(ctx.config.offsets_retention_check_interval_ms as u64);
-        ctx.schedule(TimerKey::OffsetsRetention, interval);
-        return;
     }
-    let (groups, mut ctx) = shard.split();
-    let group_id = match &key {
-        TimerKey::Heartbeat { group, .. }
-        | TimerKey::Join { group }
-        | TimerKey::Sync { group, .. }
-        | TimerKey::ConsumerSession { group, .. }
-        | TimerKey::ConsumerRebalance { group, .. } => group,
-        TimerKey::OffsetsRetention => return,
-    };
-    let Some(group) = groups.get_mut(group_id) else {
-        return;
-    };
-    match (&mut group.kind, &key) {
-        (GroupKind::Classic(g), TimerKey::Heartbeat { member, .. }) => {
-            classic::on_heartbeat_timer(g, &mut ctx, member)
+
+    fn fire(&mut self, key: TimerKey) {
+        if key == TimerKey::OffsetsRetention {
+            let started = StdInstant::now();
+            let tombstones = self.expire_offsets();
+            if tombstones > 0 {
+                info!(
+                    "Generated {tombstones} tombstone records while cleaning up group metadata in {} milliseconds.",
+                    started.elapsed().as_millis()
+                );
+            }
+            let (_, mut ctx) = self.split();
+            let interval =
+                Duration::from_millis(ctx.config.offsets_retention_check_interval_ms as u64);
+            ctx.schedule(TimerKey::OffsetsRetention, interval);
+            return;
         }
-        (GroupKind::Classic(g), TimerKey::Join { .. }) => classic::on_join_timer(g, &mut ctx),
-        (GroupKind::Classic(g), TimerKey::Sync { generation, .. }) => {
-            classic::on_sync_timer(g, &mut ctx, *generation)
+        let (groups, mut ctx) = self.split();
+        let group_id = match &key {
+            TimerKey::Heartbeat { group, .. }
+            | TimerKey::Join { group }
+            | TimerKey::Sync { group, .. }
+            | TimerKey::ConsumerSession { group, .. }
+            | TimerKey::ConsumerRebalance { group, .. } => group,
+            TimerKey::OffsetsRetention => return,
+        };
+        let Some(group) = groups.get_mut(group_id) else {
+            return;
+        };
+        match (&mut group.kind, &key) {
+            (GroupKind::Classic(g), TimerKey::Heartbeat { member, .. }) => {
+                classic::on_heartbeat_timer(g, &mut ctx, member)
+            }
+            (GroupKind::Classic(g), TimerKey::Join { .. }) => classic::on_join_timer(g, &mut ctx),
+            (GroupKind::Classic(g), TimerKey::Sync { generation, .. }) => {
+                classic::on_sync_timer(g, &mut ctx, *generation)
+            }
+            (GroupKind::Consumer(g), TimerKey::ConsumerSession { member, .. }) => {
+                consumer::on_session_timer(g, &mut ctx, member)
+            }
+            (GroupKind::Consumer(g), TimerKey::ConsumerRebalance { member, .. }) => {
+                consumer::on_rebalance_timer(g, &mut ctx, member)
+            }
+            // The group changed kind since the timer was set: nothing to do.
+            _ => {}
         }
-        (GroupKind::Consumer(g), TimerKey::ConsumerSession { member, .. }) => {
-            consumer::on_session_timer(g, &mut ctx, member)
-        }
-        (GroupKind::Consumer(g), TimerKey::ConsumerRebalance { member, .. }) => {
-            consumer::on_rebalance_timer(g, &mut ctx, member)
-        }
-        // The group changed kind since the timer was set: nothing to do.
-        _ => {}
     }
 }
 

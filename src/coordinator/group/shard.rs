@@ -167,9 +167,8 @@ impl Ctx<'_> {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                // kafka-protocol's encoder starts a new batch wherever `offset - sequence`
-                // changes; counting sequences from -1 keeps one batch whose base sequence is
-                // -1 (no producer), as the log requires exactly one batch per append.
+                // The encoder keeps records in one batch only while offset - sequence is
+                // constant; this also makes the batch's base sequence -1 (no producer).
                 sequence: i as i32 - 1,
                 timestamp: self.now_ms,
                 key: Some(key),
@@ -237,6 +236,44 @@ impl Shard {
             ShardStatus::Active => Ok(()),
             ShardStatus::Loading => Err(ResponseError::CoordinatorLoadInProgress),
             ShardStatus::Unavailable => Err(ResponseError::NotCoordinator),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::config::LogConfig;
+    use crate::log::{LogManager, TopicPartition};
+
+    /// A shard over a real partition log in a temporary directory, active at once. The log
+    /// manager and directory live as long as the shard.
+    pub struct TestShard {
+        pub shard: Shard,
+        _logs: LogManager,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestShard {
+        pub fn new(config: GroupConfig) -> TestShard {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let logs =
+                LogManager::startup(&[dir.path().to_path_buf()], &|_| LogConfig::default(), 1)
+                    .expect("log manager");
+            let log = logs
+                .get_or_create(
+                    &TopicPartition::new("__consumer_offsets", 0),
+                    uuid::Uuid::new_v4(),
+                    LogConfig::default(),
+                )
+                .expect("log");
+            let mut shard = Shard::new(0, Arc::new(config), log);
+            shard.status = ShardStatus::Active;
+            TestShard {
+                shard,
+                _logs: logs,
+                _dir: dir,
+            }
         }
     }
 }

@@ -332,9 +332,8 @@ impl ClassicGroup {
         if self.is_leader(member_id) {
             self.leader = self.members.keys().next().cloned();
         }
-        if self.is_empty() {
-            self.protocol_type = None;
-        }
+        // The protocol type stays when the group empties (ListGroups still shows it, and
+        // its offsets expire relative to the moment it became empty).
         Some(member)
     }
 
@@ -424,3 +423,6 @@ impl ClassicGroup {
         group
     }
 }
+
+#[cfg(test)]
+mod tests;

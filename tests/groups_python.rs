@@ -1,0 +1,65 @@
+//! Consumer groups through the Python clients: confluent-kafka (classic and KIP-848 consumer
+//! protocol) and kafka-python resume from committed offsets; the admin clients list,
+//! describe and delete groups and delete offsets. The scenarios live in
+//! `tests/python/group_clients.py`; the interpreter comes from `tests/python/setup.sh`
+//! (`target/python-venv`, or `$STROM_PYTHON`).
+
+mod common;
+
+use common::TestBroker;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("STROM_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/python-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python clients: run tests/python/setup.sh first (or set STROM_PYTHON)"
+    );
+    venv
+}
+
+/// Runs one scenario against a fresh broker; its checks print `ok: ...` lines.
+fn scenario(name: &str) {
+    let b = TestBroker::start();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/group_clients.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(name)
+        .arg(b.bootstrap())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scenario {name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok: "),
+        "scenario {name} checked nothing:\n{stdout}"
+    );
+}
+
+#[test]
+fn confluent_kafka_classic_group_resumes_from_committed_offsets() {
+    scenario("confluent-classic");
+}
+
+#[test]
+fn confluent_kafka_consumer_protocol_group_resumes_from_committed_offsets() {
+    scenario("confluent-consumer");
+}
+
+#[test]
+fn kafka_python_group_resumes_from_committed_offsets() {
+    scenario("kafka-python");
+}
+
+#[test]
+fn admin_clients_list_describe_delete_groups_and_offsets() {
+    scenario("admin");
+}
