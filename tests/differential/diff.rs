@@ -177,6 +177,34 @@ mod tests {
     }
 
     #[test]
+    fn compare_reports_only_unlisted_differences() {
+        let kafka = flatten(&Inner {
+            code: 17,
+            name: Some("x".into()),
+        });
+        let strom = flatten(&Inner {
+            code: 3,
+            name: Some("y".into()),
+        });
+        let allowed = [Allowed {
+            step: "metadata.*",
+            field: "name",
+            reason: "test",
+        }];
+        let mut used = [false];
+        let found = compare("metadata.one", &kafka, &strom, &allowed, &mut used);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].field, "code");
+        assert_eq!(
+            (found[0].kafka.as_str(), found[0].strom.as_str()),
+            ("17", "3")
+        );
+        assert!(used[0], "the allow-list entry was used");
+        let other_step = compare("produce.one", &kafka, &strom, &allowed, &mut used);
+        assert_eq!(other_step.len(), 2, "entries apply only to their steps");
+    }
+
+    #[test]
     fn glob_matches_wildcards() {
         assert!(glob("topics[*].error_message", "topics[0].error_message"));
         assert!(glob("*", "anything"));

@@ -23,6 +23,7 @@ fn txt(v: &str) -> StrBytes {
 }
 
 pub fn run_all(s: &mut Session) {
+    wait_ready(s);
     api_versions(s);
     create_topics(s);
     metadata(s);
@@ -34,6 +35,24 @@ pub fn run_all(s: &mut Session) {
     init_producer_id(s);
     describe_configs(s);
     delete_topics(s);
+}
+
+/// Kafka may accept connections before its broker has registered; wait until both list a broker.
+fn wait_ready(s: &mut Session) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let has_broker =
+        |r: &Option<MetadataResponse>| r.as_ref().is_some_and(|r| !r.brokers.is_empty());
+    loop {
+        let (k, st) = s.send(&metadata_req(Some(&[])), 12);
+        if has_broker(&k) && has_broker(&st) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "brokers not ready: kafka={k:?} strom={st:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// For each API Strom advertises, Kafka must advertise it too, with Strom's range inside Kafka's.
@@ -71,6 +90,10 @@ fn api_versions(s: &mut Session) {
     }
     kv.insert("error_code".into(), k.error_code.to_string());
     sv.insert("error_code".into(), st.error_code.to_string());
+    eprintln!(
+        "api_versions: {} APIs Strom advertises checked against Kafka's",
+        st.api_keys.len()
+    );
     s.compare_flat("api_versions.v3", &kv, &sv);
 }
 
