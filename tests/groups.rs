@@ -360,6 +360,20 @@ fn consumer_protocol_kip_848_join_assign_commit_resume() {
         let (a, b) = (assigned(&c1), assigned(&c2));
         a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
     });
+    // ConsumerGroupDescribe shows both members at the group's epoch with what they own.
+    let described = raw_cases::describe_consumer_group(b.port, "kip848");
+    assert_eq!(described.error_code, 0);
+    assert_eq!(described.group_state.as_str(), "Stable");
+    assert_eq!(described.assignor_name.as_str(), "uniform");
+    assert_eq!(described.members.len(), 2);
+    for m in &described.members {
+        assert_eq!(m.member_epoch, described.group_epoch);
+        assert_eq!(
+            m.assignment.topic_partitions[0].topic_name.as_str(),
+            "modern"
+        );
+        assert_eq!(m.assignment.topic_partitions[0].partitions.len(), 2);
+    }
     poll_until(&[&c1, &c2], &mut got, "half the messages", |g| {
         g.len() >= 40
     });
@@ -424,4 +438,69 @@ fn group_protocol_edge_cases_match_apache_kafka() {
     {
         assert_eq!(raw_observations(port), expected);
     }
+}
+
+/// Time from a new consumer's creation to its first message, librdkafka defaults apart from
+/// reading from the start (the message is already there).
+fn time_to_first_message(bootstrap: &str, group: &str, topic: &str) -> Duration {
+    let started = Instant::now();
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).unwrap();
+    loop {
+        assert!(started.elapsed() < WAIT, "no message");
+        if let Some(m) = c.poll(Duration::from_millis(10)) {
+            m.expect("consume");
+            return started.elapsed();
+        }
+    }
+}
+
+/// The first message reaches a new member within the configured initial rebalance delay
+/// plus protocol round trips: no artificial waits (a Rust broker we examined held the first
+/// JoinGroup for ~23 s).
+#[test]
+fn first_message_arrives_without_artificial_waits() {
+    for delay_ms in [0u64, 3000] {
+        let delay = delay_ms.to_string();
+        let b = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", &delay)]);
+        create_topic(&b, "first", 1);
+        produce(&b, "first", 1, 0, 1);
+        // The first group also creates __consumer_offsets; the second finds it there.
+        let fresh = time_to_first_message(&b.bootstrap(), "first-a", "first");
+        let warm = time_to_first_message(&b.bootstrap(), "first-b", "first");
+        eprintln!(
+            "group.initial.rebalance.delay.ms={delay_ms}: first message after {fresh:?} \
+             (new broker), {warm:?} (existing offsets topic)"
+        );
+        let bound = Duration::from_millis(delay_ms + 2000);
+        assert!(
+            fresh < bound && warm < bound,
+            "{fresh:?}/{warm:?} exceed {bound:?}"
+        );
+        assert!(
+            warm >= Duration::from_millis(delay_ms),
+            "the configured delay is honoured"
+        );
+    }
+}
+
+/// With `offsets.topic.replication.factor` above the one broker there is, Kafka cannot create
+/// `__consumer_offsets` and FindCoordinator answers COORDINATOR_NOT_AVAILABLE.
+#[test]
+fn offsets_topic_replication_factor_above_one_means_no_coordinator() {
+    let b = TestBroker::start_with(&[("offsets.topic.replication.factor", "3")]);
+    let mut c = common::raw::RawClient::connect(b.port);
+    let req = kafka_protocol::messages::FindCoordinatorRequest::default()
+        .with_key(kafka_protocol::protocol::StrBytes::from_static_str("g"));
+    let r = c.call(&req, 3);
+    assert_eq!(
+        r.error_code,
+        kafka_protocol::ResponseError::CoordinatorNotAvailable.code()
+    );
+    assert_eq!(r.node_id.0, -1);
 }

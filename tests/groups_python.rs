@@ -1,8 +1,9 @@
 //! Consumer groups through the Python clients: confluent-kafka (classic and KIP-848 consumer
 //! protocol) and kafka-python resume from committed offsets; the admin clients list,
 //! describe and delete groups and delete offsets. The scenarios live in
-//! `tests/python/group_clients.py`; the interpreter comes from `tests/python/setup.sh`
-//! (`target/python-venv`, or `$STROM_PYTHON`).
+//! `tests/python/group_clients.py`; the interpreter is `$STROM_PYTHON`, else the client
+//! virtualenv `scripts/install-clients.sh` sets up (`tests/compat/.venv`, with confluent-kafka
+//! and kafka-python).
 
 mod common;
 
@@ -14,10 +15,10 @@ fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("STROM_PYTHON") {
         return p.into();
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/python-venv/bin/python");
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/.venv/bin/python");
     assert!(
         venv.exists(),
-        "no Python clients: run tests/python/setup.sh first (or set STROM_PYTHON)"
+        "no Python clients: run scripts/install-clients.sh (or set STROM_PYTHON)"
     );
     venv
 }

@@ -646,3 +646,16 @@ pub fn create_topic(port: u16, topic: &str) {
         r.topics[0].error_code
     );
 }
+
+/// ConsumerGroupDescribe of one KIP-848 group.
+pub fn describe_consumer_group(
+    port: u16,
+    group: &str,
+) -> consumer_group_describe_response::DescribedGroup {
+    let mut c = RawClient::connect(port);
+    let r = c.call(
+        &ConsumerGroupDescribeRequest::default().with_group_ids(vec![gid(group)]),
+        1,
+    );
+    r.groups.into_iter().next().expect("one group")
+}

@@ -188,3 +188,6 @@ impl ConsumerGroup {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
