@@ -56,9 +56,9 @@ pub fn describe_configs(state: &Arc<BrokerState>, req: &Request) -> Handled {
                     entries
                         .into_iter()
                         .filter(|e| {
-                            r.configuration_keys
-                                .as_ref()
-                                .is_none_or(|keys| keys.iter().any(|k| k.as_str() == e.name))
+                            r.configuration_keys.as_ref().is_none_or(|keys| {
+                                keys.is_empty() || keys.iter().any(|k| k.as_str() == e.name)
+                            })
                         })
                         .map(|e| entry(e, request.include_synonyms, request.include_documentation))
                         .collect(),

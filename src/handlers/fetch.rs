@@ -260,9 +260,8 @@ fn read_partition(
             result.records = data.records;
         }
         Err(e) => {
+            // Kafka answers a failed partition with -1 offsets (its error partition data).
             result.error = e.error_code();
-            result.high_watermark = log.high_watermark();
-            result.log_start_offset = log.log_start_offset();
             if !matches!(e, LogError::OffsetOutOfRange { .. }) {
                 tracing::warn!("Error reading {tp} at offset {}: {e}", ps.fetch_offset);
             }

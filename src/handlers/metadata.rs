@@ -55,7 +55,9 @@ fn by_name(state: &BrokerState, name: &str, allow_auto_create: bool) -> Metadata
     if let Some(t) = state.catalog.get(name) {
         return topic_metadata(state, &t);
     }
-    let error = if allow_auto_create && state.config.auto_create_topics_enable {
+    let error = if crate::metadata::validate_topic_name(name).is_err() {
+        ResponseError::InvalidTopicException.code()
+    } else if allow_auto_create && state.config.auto_create_topics_enable {
         match auto_create_topic(state, name) {
             AutoCreate::Created(t) => return topic_metadata(state, &t),
             AutoCreate::Failed(code) => code,

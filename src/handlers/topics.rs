@@ -1,11 +1,14 @@
 //! CreateTopics (19), DeleteTopics (20), CreatePartitions (37) and auto-creation.
 
 use super::{BrokerState, Handled, Request, decode_or_close};
+use crate::config::LogConfig;
 use crate::log::TopicPartition;
 use crate::metadata::{TopicInfo, validate_topic_name};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
@@ -163,6 +166,25 @@ pub fn auto_create_topic(state: &BrokerState, name: &str) -> AutoCreate {
     }
 }
 
+/// The configs of a created topic as CreateTopics v5+ reports them.
+fn topic_configs(state: &BrokerState, info: &TopicInfo) -> Vec<CreatableTopicConfigs> {
+    LogConfig::describe_topic(&state.config, &info.overrides)
+        .into_iter()
+        .map(|d| {
+            CreatableTopicConfigs::default()
+                .with_name(str_bytes(d.name))
+                .with_value(if d.sensitive {
+                    None
+                } else {
+                    d.value.map(str_bytes)
+                })
+                .with_read_only(d.read_only)
+                .with_config_source(d.source as i8)
+                .with_is_sensitive(d.sensitive)
+        })
+        .collect()
+}
+
 fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
 }
@@ -187,17 +209,21 @@ pub fn create_topics(state: &Arc<BrokerState>, req: &Request) -> Handled {
             let outcome = requested_topic(state, t).and_then(|nt| create_topic(state, nt, request.validate_only));
             match outcome {
                 Ok(info) => {
-                    let result = result
+                    let mut result = result
+                        .with_error_message(None)
                         .with_num_partitions(info.partitions)
                         .with_replication_factor(1);
+                    // v5+ lists the new topic's configs with their sources, as Kafka does.
+                    if version >= 5 {
+                        result = result.with_configs(Some(topic_configs(state, &info)));
+                    }
                     if request.validate_only { result } else { result.with_topic_id(info.id) }
                 }
                 Err(e) => result
                     .with_error_code(e.code.code())
                     .with_error_message(Some(str_bytes(e.message)))
                     .with_num_partitions(-1)
-                    .with_replication_factor(-1)
-                    .with_configs(None),
+                    .with_replication_factor(-1),
             }
         })
         .collect();

@@ -215,10 +215,18 @@ fn validate_one(
     max_message_bytes: usize,
     tp: &TopicPartition,
 ) -> Result<ValidatedBatch, LogError> {
-    if buf.len() < LOG_OVERHEAD {
+    if buf.len() <= MAGIC_OFFSET {
         return Err(LogError::InvalidRecord(format!(
             "Produce request to {tp} must have at least one complete record batch ({} trailing bytes)",
             buf.len()
+        )));
+    }
+    // Kafka checks the magic first: an old-format message set is INVALID_RECORD, whatever
+    // its (differently laid out) size fields say.
+    let magic = buf[MAGIC_OFFSET] as i8;
+    if magic != MAGIC_V2 {
+        return Err(LogError::InvalidRecord(format!(
+            "Produce requests are only allowed to contain record batches with magic version 2 (got {magic})"
         )));
     }
     let batch_length = be_i32(buf, LENGTH_OFFSET);
@@ -234,12 +242,6 @@ fn validate_one(
         return Err(LogError::InvalidRecord(format!(
             "Produce request to {tp} holds a truncated record batch: {size} bytes declared, {} present",
             buf.len()
-        )));
-    }
-    let magic = buf[MAGIC_OFFSET] as i8;
-    if magic != MAGIC_V2 {
-        return Err(LogError::InvalidRecord(format!(
-            "Produce requests are only allowed to contain record batches with magic version 2 (got {magic})"
         )));
     }
     let batch = &buf[..size];
@@ -543,6 +545,22 @@ mod tests {
         short[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&20i32.to_be_bytes());
         let err = validate_produce_batches(&short, 1 << 20, &tp()).expect_err("short");
         assert_eq!(err.error_code(), 2, "{err}");
+        // Every prefix is an error, never a panic (the magic byte sits past the size field).
+        for len in 0..buf.len() {
+            assert!(
+                validate_produce_batches(&buf[..len], 1 << 20, &tp()).is_err(),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn old_magic_is_invalid_record_whatever_its_size_fields_say() {
+        let mut old = batch(3, 1, 10);
+        old[MAGIC_OFFSET] = 1;
+        old[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&20i32.to_be_bytes());
+        let err = validate_produce_batches(&old, 1 << 20, &tp()).expect_err("magic 1");
+        assert_eq!(err.error_code(), 87, "{err}");
     }
 
     #[test]

@@ -167,9 +167,8 @@ impl Ctx<'_> {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                // kafka-protocol's encoder starts a new batch wherever `offset - sequence`
-                // changes; counting sequences from -1 keeps one batch whose base sequence is
-                // -1 (no producer), as the log requires exactly one batch per append.
+                // The encoder keeps records in one batch only while offset - sequence is
+                // constant; this also makes the batch's base sequence -1 (no producer).
                 sequence: i as i32 - 1,
                 timestamp: self.now_ms,
                 key: Some(key),
