@@ -522,3 +522,34 @@ fn consumer_protocol_regex_subscription_follows_new_topics() {
         c.assignment().map(|a| a.count()).unwrap_or(0) == 5
     });
 }
+
+/// Deleting a topic removes every group's committed offsets of it: a topic created again
+/// under the same name starts without them (as Kafka's coordinator does).
+#[test]
+fn deleting_a_topic_forgets_its_committed_offsets() {
+    let b = TestBroker::start();
+    create_topic(&b, "doomed", 1);
+    let c = consumer(&b, "forgetful", &[]);
+    produce(&b, "doomed", 1, 0, 5);
+    c.subscribe(&["doomed"]).unwrap();
+    consume_n(&c, 5);
+    drop(c);
+    let committed = |b: &TestBroker| {
+        let c = consumer(b, "forgetful", &[]);
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        tpl.add_partition("doomed", 0);
+        let found = c
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .expect("committed");
+        let offset = found.find_partition("doomed", 0).map(|e| e.offset());
+        offset
+    };
+    assert_eq!(committed(&b), Some(Offset::Offset(5)));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let deleted = rt
+        .block_on(admin(&b).delete_topics(&["doomed"], &AdminOptions::new()))
+        .expect("delete_topics");
+    assert!(deleted[0].is_ok(), "{deleted:?}");
+    create_topic(&b, "doomed", 1);
+    assert_eq!(committed(&b), Some(Offset::Invalid));
+}

@@ -311,6 +311,7 @@ fn delete_topic(state: &BrokerState, info: &TopicInfo) -> Result<(), TopicError>
         .catalog
         .remove(&info.name)
         .map_err(|e| TopicError::new(ResponseError::KafkaStorageError, e.to_string()))?;
+    state.groups.on_topic_deleted(&info.name);
     for p in 0..info.partitions {
         let tp = TopicPartition {
             topic: info.name.clone(),

@@ -198,6 +198,22 @@ impl GroupCoordinator {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// A topic was deleted: every group forgets its committed offsets of it.
+    pub fn on_topic_deleted(&self, topic: &str) {
+        for handle in self.shards.get().into_iter().flatten() {
+            let mut shard = handle.shard.lock();
+            if shard.check_active().is_ok() {
+                let removed = shard.forget_topic(topic);
+                if removed > 0 {
+                    info!(
+                        "Removed {removed} committed offsets of deleted topic {topic} from __consumer_offsets-{}",
+                        shard.partition
+                    );
+                }
+            }
+        }
+    }
+
     /// Stops the timers and answers every parked JoinGroup and SyncGroup with
     /// NOT_COORDINATOR, so shutdown does not wait out a rebalance.
     pub fn shutdown(&self) {

@@ -356,6 +356,35 @@ impl Shard {
         Ok(codes)
     }
 
+    /// Drops every group's committed offsets of a deleted topic (tombstoned), as Kafka does:
+    /// a topic created again under the same name starts without them. Returns how many.
+    pub fn forget_topic(&mut self, topic: &str) -> usize {
+        let (groups, ctx) = self.split();
+        let doomed: Vec<(String, i32)> = groups
+            .values()
+            .flat_map(|g| {
+                g.offsets
+                    .iter()
+                    .filter(|(t, _, _)| *t == topic)
+                    .map(|(_, p, _)| (g.id.clone(), p))
+            })
+            .collect();
+        let tombstones = doomed
+            .iter()
+            .map(|(group, p)| (records::offset_key(group, topic, *p), None))
+            .collect();
+        if let Err(e) = ctx.append(tombstones) {
+            tracing::warn!("Failed to remove the offsets of deleted topic {topic}: {e}");
+            return 0;
+        }
+        for (group, p) in &doomed {
+            if let Some(g) = groups.get_mut(group) {
+                g.offsets.remove(topic, *p);
+            }
+        }
+        doomed.len()
+    }
+
     /// DeleteGroups for one group: only an empty group can go; its offsets and metadata are
     /// tombstoned.
     pub fn delete_group(&mut self, group_id: &str) -> Result<(), ResponseError> {
