@@ -541,8 +541,8 @@ fn deleting_a_topic_forgets_its_committed_offsets() {
         let found = c
             .committed_offsets(tpl, Duration::from_secs(10))
             .expect("committed");
-        let offset = found.find_partition("doomed", 0).map(|e| e.offset());
-        offset
+        // `found` (declared after the consumer) is dropped first, as librdkafka needs.
+        found.find_partition("doomed", 0).map(|e| e.offset())
     };
     assert_eq!(committed(&b), Some(Offset::Offset(5)));
     let rt = tokio::runtime::Runtime::new().unwrap();
