@@ -1,7 +1,6 @@
 //! The group coordinator's settings, with Kafka's names and defaults.
 
 use crate::config::KafkaConfig;
-use std::time::Duration;
 
 /// KIP-848 assignors the broker runs, in preference order: the first is the default.
 pub const CONSUMER_ASSIGNORS: [&str; 2] = ["uniform", "range"];
@@ -92,9 +91,5 @@ impl GroupConfig {
                 d.consumer_max_size as i64,
             )),
         }
-    }
-
-    pub fn initial_rebalance_delay(&self) -> Duration {
-        Duration::from_millis(self.initial_rebalance_delay_ms as u64)
     }
 }

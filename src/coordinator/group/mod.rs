@@ -155,12 +155,6 @@ impl GroupCoordinator {
         }
     }
 
-    /// The `__consumer_offsets` partition of a group, once the topic exists.
-    pub fn partition_for(&self, group_id: &str) -> Option<i32> {
-        let shards = self.shards.get()?;
-        Some(partition_for(group_id, shards.len() as i32))
-    }
-
     /// Runs `f` on the shard of `group_id`: NOT_COORDINATOR before `__consumer_offsets`
     /// exists, COORDINATOR_LOAD_IN_PROGRESS while the shard loads, INVALID_GROUP_ID for an id
     /// too long to be stored.

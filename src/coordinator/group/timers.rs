@@ -54,10 +54,6 @@ impl<K: Ord + Hash + Clone> Timers<K> {
         }
     }
 
-    pub fn contains(&self, key: &K) -> bool {
-        self.deadlines.contains_key(key)
-    }
-
     /// The earliest deadline, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.queue.first().map(|(at, _)| *at)
@@ -95,7 +91,6 @@ mod tests {
         assert_eq!(t.pop_expired(later), None);
         t.schedule("c", t0);
         t.cancel(&"c");
-        assert!(!t.contains(&"c"));
         assert_eq!(t.next_deadline(), None);
     }
 }
