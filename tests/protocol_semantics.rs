@@ -333,3 +333,12 @@ fn producer_state_survives_clean_restart_and_kill_9() {
     );
     assert!(again.producer_id.0 > pid);
 }
+
+#[test]
+fn metadata_never_auto_creates_internal_topics() {
+    let b = TestBroker::start();
+    let mut c = RawClient::connect(b.port);
+    let t = metadata(&mut c, "__consumer_offsets", true);
+    assert_eq!(t.error_code, ResponseError::UnknownTopicOrPartition.code());
+    assert!(t.partitions.is_empty(), "not created with num.partitions");
+}

@@ -57,7 +57,12 @@ fn by_name(state: &BrokerState, name: &str, allow_auto_create: bool) -> Metadata
     }
     let error = if crate::metadata::validate_topic_name(name).is_err() {
         ResponseError::InvalidTopicException.code()
-    } else if allow_auto_create && state.config.auto_create_topics_enable {
+    } else if allow_auto_create
+        && state.config.auto_create_topics_enable
+        // Internal topics get their own partition counts and configs from the coordinators
+        // (FindCoordinator creates them), never the num.partitions of auto-creation.
+        && !is_internal_topic(name)
+    {
         match auto_create_topic(state, name) {
             AutoCreate::Created(t) => return topic_metadata(state, &t),
             AutoCreate::Failed(code) => code,
