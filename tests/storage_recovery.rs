@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::raw::{RawClient, create_topic, fetch_topic, produce_to, record_batch};
+use common::raw::{RawClient, create_topic, produce_to, record_batch, topic_name};
 use common::{TestBroker, segment_files, wait_for};
 use kafka_protocol::messages::*;
 use std::io::Write;
@@ -22,15 +22,23 @@ fn produce(c: &mut RawClient, topic: &str, n: usize) -> i64 {
 
 /// (high watermark, log start offset) of partition 0.
 fn offsets(c: &mut RawClient, topic: &str) -> (i64, i64) {
-    let req = FetchRequest::default()
-        .with_max_wait_ms(0)
-        .with_min_bytes(0)
-        .with_max_bytes(1)
-        .with_session_epoch(-1)
-        .with_topics(vec![fetch_topic(topic, 0, 0, 1)]);
-    let r = c.call(&req, 12);
-    let p = &r.responses[0].partitions[0];
-    (p.high_watermark, p.log_start_offset)
+    // ListOffsets latest (-1) and earliest (-2): a fetch below the log start would only say
+    // OFFSET_OUT_OF_RANGE, with -1 offsets as Kafka sends them.
+    let at = |c: &mut RawClient, timestamp: i64| {
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(topic_name(topic))
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_timestamp(timestamp),
+                    ]),
+            ]);
+        c.call(&req, 7).topics[0].partitions[0].offset
+    };
+    (at(c, -1), at(c, -2))
 }
 
 #[test]

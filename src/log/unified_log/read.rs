@@ -31,25 +31,37 @@ impl UnifiedLog {
                 log_end_offset: high_watermark,
             });
         }
-        let mut out = Vec::new();
+        let mut records = Bytes::new();
         if offset < high_watermark {
-            let mut remaining = max_bytes;
-            for segment in self.segments_from(offset) {
-                let progress = segment.read_into(
-                    offset,
-                    remaining,
-                    min_one_batch && out.is_empty(),
-                    high_watermark,
-                    &mut out,
-                )?;
-                remaining = remaining.saturating_sub(progress.bytes);
-                if !progress.exhausted || remaining == 0 {
-                    break;
+            let mut segments = self.segments_from(offset).into_iter();
+            // The common case, a read within one segment, maps the bytes (no copy); a read
+            // that continues into later segments copies them into one buffer.
+            if let Some(first) = segments.next() {
+                let (mapped, progress) =
+                    first.read_mapped(offset, max_bytes, min_one_batch, high_watermark)?;
+                let mut remaining = max_bytes.saturating_sub(progress.bytes);
+                records = mapped;
+                if progress.exhausted && remaining > 0 {
+                    let mut out = records.to_vec();
+                    for segment in segments {
+                        let progress = segment.read_into(
+                            offset,
+                            remaining,
+                            min_one_batch && out.is_empty(),
+                            high_watermark,
+                            &mut out,
+                        )?;
+                        remaining = remaining.saturating_sub(progress.bytes);
+                        if !progress.exhausted || remaining == 0 {
+                            break;
+                        }
+                    }
+                    records = Bytes::from(out);
                 }
             }
         }
         Ok(FetchDataInfo {
-            records: Bytes::from(out),
+            records,
             high_watermark,
             log_start_offset,
         })
