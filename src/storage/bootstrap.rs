@@ -193,8 +193,7 @@ pub fn encode(batches: &[&[Record]], now_ms: i64) -> Bytes {
             })
             .collect();
         RecordBatchEncoder::encode(&mut buf, &stamped, &options)
-            // invariant: a few small uncompressed records always fit a v2 batch.
-            .expect("uncompressed v2 batches of small records encode");
+            .expect("uncompressed v2 batches of small records encode"); // invariant: they always fit
     }
     buf.freeze()
 }

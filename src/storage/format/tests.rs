@@ -1,3 +1,4 @@
+// Test code only: compiled through `#[cfg(test)] mod tests;` in src/storage/format.rs.
 use super::*;
 use crate::storage::bootstrap::{BOOTSTRAP_CHECKPOINT, BOOTSTRAP_SNAPSHOT, CLUSTER_METADATA_DIR};
 use std::fs;

@@ -1,3 +1,4 @@
+// Test code only: compiled through `#[cfg(test)] mod tests;` in src/coordinator/group/classic/mod.rs.
 //! The classic state machine driven directly, with Tokio's clock paused so timers (initial
 //! delay, sessions, rebalance timeouts) can be stepped through exactly.
 

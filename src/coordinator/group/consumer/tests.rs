@@ -1,3 +1,4 @@
+// Test code only: compiled through `#[cfg(test)] mod tests;` in src/coordinator/group/consumer/mod.rs.
 //! KIP-848 heartbeats driven directly: joining, handing partitions over only after they were
 //! revoked, fencing, static members and session expiry (with Tokio's clock paused).
 
