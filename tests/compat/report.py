@@ -200,6 +200,9 @@ topic, produce 1,000 keyed messages with acks=all, consume 500 in a group and co
 new member exactly at the committed offsets, check key→partition stability and per-key order,
 then gzip, snappy, lz4, zstd, the idempotent producer, headers and timestamps. "steps passed"
 counts the steps the client can do; a SKIP note says why a step does not apply.
+
+Protocol-level differences from Apache Kafka 4.1.1, found by sending both brokers the same
+requests (`tests/differential.rs`), are listed with their reasons in `DIFFERENCES.md`.
 """
 
 
