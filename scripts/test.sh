@@ -5,7 +5,8 @@
 #   1. cargo fmt --check and cargo clippy -D warnings
 #   2. cargo test: unit tests and integration tests that start the real broker binary and talk
 #      to it with librdkafka (rdkafka crate) and raw protocol bytes; the Apache Kafka interop tests
-#   3. tests/python/core_clients.py: confluent-kafka, kafka-python and Debian's kcat
+#   3. tests/python/core_clients.py: confluent-kafka, kafka-python and Debian's kcat; the unit
+#      tests of the compat and benchmark harnesses (Python unittest, go test)
 #   4. scripts/compat.sh --broker strom: the client compatibility matrix (Java, Python, Node, Go)
 #   5. scripts/ci-portable.sh: the aarch64-apple-darwin check, the aarch64 Linux build with the
 #      storage/CRC unit tests under qemu, the Homebrew formula's syntax
@@ -59,6 +60,16 @@ tests/compat/.venv/bin/python tests/python/core_clients.py target/debug/strom 2>
 status=${PIPESTATUS[0]}
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log_dir/core-clients.log" | tail -1)
 record "core clients" "$status" "$(echo "$line" | awk '{print $1+0}')" "$(echo "$line" | awk '{print $3+0}')"
+
+step "unit tests of the test and benchmark harnesses (Python, Go)"
+for dir in tests/compat scripts/bench; do
+  python3 -m unittest discover -s "$dir" -p 'test_*.py' 2>&1 | tee "$log_dir/unittest.log"
+  status=${PIPESTATUS[0]}
+  n=$(grep -oE '^Ran [0-9]+ test' "$log_dir/unittest.log" | awk '{print $2+0}')
+  if [ "$status" -eq 0 ]; then record "unittest $dir" 0 "${n:-0}" 0; else record "unittest $dir" 1; fi
+done
+(cd tests/compat/go && go test ./...)
+record "go test tests/compat/go" $?
 
 if [ "$quick" -eq 0 ]; then
   step "client compatibility matrix (scripts/compat.sh --broker strom)"
