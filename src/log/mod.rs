@@ -10,6 +10,7 @@
 mod batch;
 pub mod compression;
 mod crc;
+pub mod encode;
 mod error;
 pub mod fsync;
 mod index;

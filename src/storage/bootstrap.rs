@@ -9,10 +9,10 @@
 //! to run.
 
 use super::StorageError;
+use crate::log::encode::encode_single_batch;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record, RecordBatchEncoder,
-    RecordEncodeOptions, TimestampType,
+    NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record, TimestampType,
 };
 use std::fs::{self, File};
 use std::io::Write;
@@ -173,26 +173,18 @@ pub fn data(offset: i64, value: Bytes) -> Record {
     }
 }
 
-/// Encodes each slice as one uncompressed v2 batch stamped with `now_ms`. The encoder keeps
-/// records in one batch only while `offset - sequence` stays constant, so sequences are laid
-/// out from -1 (Kafka's "no sequence", the batch's base sequence) alongside the offsets.
+/// Encodes each slice as one uncompressed v2 batch stamped with `now_ms`.
 pub fn encode(batches: &[&[Record]], now_ms: i64) -> Bytes {
     let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
     for batch in batches {
-        let base = batch.first().map_or(0, |r| r.offset);
         let stamped: Vec<Record> = batch
             .iter()
             .map(|r| Record {
                 timestamp: now_ms,
-                sequence: NO_SEQUENCE + (r.offset - base) as i32,
                 ..r.clone()
             })
             .collect();
-        RecordBatchEncoder::encode(&mut buf, &stamped, &options)
+        encode_single_batch(&stamped, &mut buf)
             .expect("uncompressed v2 batches of small records encode"); // invariant: they always fit
     }
     buf.freeze()

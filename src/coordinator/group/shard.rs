@@ -8,11 +8,10 @@ use super::consumer::ConsumerGroup;
 use super::offsets::Offsets;
 use super::timers::{TimerKey, Timers};
 use crate::log::UnifiedLog;
+use crate::log::encode::encode_single_batch;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Record, TimestampType};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,9 +166,7 @@ impl Ctx<'_> {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                // The encoder keeps records in one batch only while offset - sequence is
-                // constant; this also makes the batch's base sequence -1 (no producer).
-                sequence: i as i32 - 1,
+                sequence: -1,
                 timestamp: self.now_ms,
                 key: Some(key),
                 value,
@@ -177,15 +174,7 @@ impl Ctx<'_> {
             })
             .collect();
         let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            batch.iter(),
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .map_err(|e| AppendError::Encode(e.to_string()))?;
+        encode_single_batch(&batch, &mut buf).map_err(|e| AppendError::Encode(e.to_string()))?;
         let max = self.log.config().max_message_bytes.max(0) as usize;
         if buf.len() > max {
             return Err(AppendError::TooLarge { size: buf.len() });
