@@ -7,9 +7,9 @@
 #   scripts/ci-portable.sh apple    only the aarch64-apple-darwin check
 #   scripts/ci-portable.sh arm64    only the aarch64 Linux cross build and qemu tests
 #   scripts/ci-portable.sh package  only the packaging checks (formula syntax)
-#   scripts/ci-portable.sh deps     only install the tools the ordinary `cargo test` needs
-#                                   (xmllint for tests/service_plist.rs, ruby for
-#                                   tests/formula_harness.rs); run it before that
+#   scripts/ci-portable.sh deps     only install the Debian tools `cargo test` uses when present
+#                                   (xmllint and ruby for tests/integration/packaging; without
+#                                   them those tests print SKIP); run it before that
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

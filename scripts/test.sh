@@ -3,8 +3,10 @@
 #
 # Installs what the tests need first (idempotent: a second run installs nothing), then runs:
 #   1. cargo fmt --check and cargo clippy -D warnings
-#   2. cargo test: unit tests and integration tests that start the real broker binary and talk
-#      to it with librdkafka (rdkafka crate) and raw protocol bytes; the Apache Kafka interop tests
+#   2. cargo test: unit tests and the integration tests (tests/integration) that start the real
+#      broker binary and talk to it with librdkafka (rdkafka crate), raw protocol bytes, the
+#      Python clients and Apache Kafka itself. STROM_REQUIRE_ALL=1: a test whose tool is missing
+#      fails here instead of printing SKIP as it does under a plain `cargo test`
 #   3. tests/python/core_clients.py: confluent-kafka, kafka-python and Debian's kcat; the unit
 #      tests of the compat and benchmark harnesses (Python unittest, go test)
 #   4. scripts/compat.sh --broker strom: the client compatibility matrix (Java, Python, Node, Go)
@@ -47,7 +49,7 @@ cargo clippy --all-targets --locked -- -D warnings
 record "cargo clippy" $?
 
 step "cargo test"
-cargo test --locked --no-fail-fast 2>&1 | tee "$log_dir/cargo-test.log"
+STROM_REQUIRE_ALL=1 cargo test --locked --no-fail-fast 2>&1 | tee "$log_dir/cargo-test.log"
 status=${PIPESTATUS[0]}
 p=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log_dir/cargo-test.log" | awk '{s+=$4} END {print s+0}')
 f=$(grep -oE '[0-9]+ failed;' "$log_dir/cargo-test.log" | awk '{s+=$1} END {print s+0}')

@@ -1,8 +1,8 @@
 //! Test harness: runs the real `strom` binary on an ephemeral port with a temporary data dir,
 //! and offers a raw protocol client for byte-level tests.
-#![allow(dead_code)]
 
 pub mod raw;
+pub mod require;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -200,6 +200,14 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A port nothing listens on right now, for configs that need one before a process starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Segment files of a partition dir with the given extension, sorted.

@@ -202,7 +202,7 @@ then gzip, snappy, lz4, zstd, the idempotent producer, headers and timestamps. "
 counts the steps the client can do; a SKIP note says why a step does not apply.
 
 Protocol-level differences from Apache Kafka 4.1.1, found by sending both brokers the same
-requests (`tests/differential.rs`), are listed with their reasons in `DIFFERENCES.md`.
+requests (`tests/integration/interop/differential/`), are listed with their reasons in `DIFFERENCES.md`.
 """
 
 

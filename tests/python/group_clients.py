@@ -1,6 +1,6 @@
 """Consumer groups through the Python clients (confluent-kafka and kafka-python).
 
-Run by tests/groups_python.rs against a fresh broker:
+Run by tests/integration/groups/python.rs against a fresh broker:
 
     python group_clients.py SCENARIO BOOTSTRAP
 

@@ -1,8 +1,6 @@
 //! End-to-end produce/consume with librdkafka (the `rdkafka` crate) against the real binary.
 
-mod common;
-
-use common::TestBroker;
+use crate::common::TestBroker;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -176,9 +174,10 @@ fn every_compression_codec_round_trips() {
         check_order_and_gaps(&consumed);
     }
     // Stored as sent: the compressed batches are on disk with their codec bits intact.
-    let log =
-        std::fs::read(common::segment_files(&b.partition_dir("codec-zstd", 0), "log")[0].clone())
-            .unwrap();
+    let log = std::fs::read(
+        crate::common::segment_files(&b.partition_dir("codec-zstd", 0), "log")[0].clone(),
+    )
+    .unwrap();
     let attributes = i16::from_be_bytes([log[21], log[22]]);
     assert_eq!(
         attributes & 0x7,

@@ -5,29 +5,18 @@
 //! virtualenv `scripts/install-clients.sh` sets up (`tests/compat/.venv`, with confluent-kafka
 //! and kafka-python).
 
-mod common;
-
-use common::TestBroker;
+use crate::common::{TestBroker, require};
 use std::path::PathBuf;
 use std::process::Command;
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("STROM_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python clients: run scripts/install-clients.sh (or set STROM_PYTHON)"
-    );
-    venv
-}
-
 /// Runs one scenario against a fresh broker; its checks print `ok: ...` lines.
 fn scenario(name: &str) {
+    let Some(python) = require::python_clients() else {
+        return;
+    };
     let b = TestBroker::start();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/group_clients.py");
-    let out = Command::new(python())
+    let out = Command::new(python)
         .arg(&script)
         .arg(name)
         .arg(b.bootstrap())

@@ -1,17 +1,15 @@
 //! Byte-level protocol behaviour: versions, framing, bad input, idempotence, long-poll.
 
-mod common;
-
-use bytes::{BufMut, Bytes, BytesMut};
-use common::TestBroker;
-use common::raw::{
+use crate::common::TestBroker;
+use crate::common::raw::{
     RawClient, base_offset, creatable_topic, fetch_topic, produce_req, produce_to, record_batch,
     topic_name as name,
 };
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn create(c: &mut RawClient, topic: &str, partitions: i32, rf: i16) -> i16 {
     let req = CreateTopicsRequest::default()
@@ -265,21 +263,16 @@ fn fetch_edges_empty_out_of_range_and_long_poll() {
         r.responses[0].partitions[0].error_code,
         ResponseError::OffsetOutOfRange.code()
     );
-    // Long-poll: a fetch waiting up to 20 s returns as soon as an append arrives.
+    // Long-poll: a fetch that may wait far longer than the client's 30 s read timeout is
+    // answered at all only if the append wakes it (no wall-clock bound on how soon).
     let port = b.port;
     let waiter = std::thread::spawn(move || {
         let mut c = RawClient::connect(port);
-        let start = Instant::now();
-        let r = c.call(&fetch_req("lp", 0, 20_000, 1), 12);
-        (start.elapsed(), r)
+        c.call(&fetch_req("lp", 0, i32::MAX, 1), 12)
     });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(produce(&mut c, "lp", record_batch(3, None)).0, 0);
-    let (elapsed, r) = waiter.join().unwrap();
-    assert!(
-        elapsed < Duration::from_secs(10),
-        "long-poll took {elapsed:?}"
-    );
+    let r = waiter.join().expect("the long-poll fetch was answered after the append");
     let records = r.responses[0].partitions[0].records.clone().unwrap();
     assert_eq!(base_offset(&records), 0);
 }

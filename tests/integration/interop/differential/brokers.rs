@@ -1,7 +1,8 @@
 //! Starts Apache Kafka 4.1.1 and Strom side by side from one generated `server.properties`
 //! (only ports and directories differ), and stops both by PID when dropped.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use crate::common::free_port;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,13 +35,6 @@ impl Drop for Broker {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// Writes `dir/server.properties` and returns its path and the client port.
 fn write_config(dir: &Path) -> (PathBuf, u16) {
     let (broker, controller) = (free_port(), free_port());
@@ -56,21 +50,18 @@ fn write_config(dir: &Path) -> (PathBuf, u16) {
     (path, broker)
 }
 
-fn kafka_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/apache-kafka.sh")
-}
-
 /// Formats and starts Apache Kafka. The config names static voters
 /// (`controller.quorum.voters`), so the format step takes no `--standalone`: Kafka refuses that
-/// flag unless the quorum is dynamic (`controller.quorum.bootstrap.servers`).
-pub fn start_kafka(dir: &Path) -> Broker {
+/// flag unless the quorum is dynamic (`controller.quorum.bootstrap.servers`). `script` is
+/// `scripts/apache-kafka.sh` (from `require::apache_kafka`).
+pub fn start_kafka(script: &Path, dir: &Path) -> Broker {
     let (cfg, port) = write_config(dir);
     let cfg = cfg.to_str().expect("utf-8 temp path");
     let id = "q1bS3kJ0TxuQ5fJ2n0rC8w";
-    let out = Command::new(kafka_script())
+    let out = Command::new(script)
         .args(["storage", "format", "-t", id, "-c", cfg])
         .output()
-        .expect("scripts/apache-kafka.sh runs (needs java and mvn)");
+        .expect("scripts/apache-kafka.sh runs");
     assert!(
         out.status.success(),
         "Kafka storage format failed: {}",
@@ -78,7 +69,7 @@ pub fn start_kafka(dir: &Path) -> Broker {
     );
     let log = dir.join("kafka.log");
     let file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(kafka_script())
+    let child = Command::new(script)
         .args(["server", cfg])
         .env("KAFKA_HEAP_OPTS", "-Xmx512m -Xms512m")
         .stdout(file.try_clone().expect("log file handle"))

@@ -1,9 +1,7 @@
 //! `strom server` as a user runs it: config file errors, warnings, overrides, several log dirs.
 
-mod common;
-
-use common::TestBroker;
-use common::raw::RawClient;
+use crate::common::TestBroker;
+use crate::common::raw::RawClient;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;

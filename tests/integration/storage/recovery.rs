@@ -1,10 +1,8 @@
 //! Storage behaviour seen from outside: crash recovery of a torn log tail, retention, and
 //! the seed tutorial's server.properties.
 
-mod common;
-
-use common::raw::{RawClient, create_topic, produce_to, record_batch, topic_name};
-use common::{TestBroker, segment_files, wait_for};
+use crate::common::raw::{RawClient, create_topic, produce_to, record_batch, topic_name};
+use crate::common::{TestBroker, segment_files, wait_for};
 use kafka_protocol::messages::*;
 use std::io::Write;
 use std::time::Duration;

@@ -3,19 +3,20 @@
 //! Slow (each test starts JVMs), so kept to two tests in a file of their own. The second also
 //! runs Strom's client tools (`strom topics/produce/consume`) against the real broker.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use crate::common::{free_port, require};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const STROM: &str = env!("CARGO_BIN_EXE_strom");
 
-fn kafka(args: &[&str]) -> Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/apache-kafka.sh");
+/// Runs `scripts/apache-kafka.sh` (from [`require::apache_kafka`]) with `args`.
+fn kafka(script: &Path, args: &[&str]) -> Output {
     Command::new(script)
         .args(args)
         .output()
-        .expect("scripts/apache-kafka.sh runs (needs java and mvn)")
+        .expect("scripts/apache-kafka.sh runs")
 }
 
 fn strom(args: &[&str]) -> Output {
@@ -24,13 +25,6 @@ fn strom(args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// A combined broker+controller config on 127.0.0.1 with fresh ports; `quorum` is the line
@@ -69,6 +63,9 @@ fn wait_until_listening(child: &mut Child, port: u16, what: &str) {
 
 #[test]
 fn kafka_formatted_storage_is_accepted_by_strom() {
+    let Some(kafka_sh) = require::apache_kafka() else {
+        return;
+    };
     let t = tempfile::tempdir().expect("temp dir");
     let (cfg, port) = config(
         t.path(),
@@ -79,7 +76,7 @@ fn kafka_formatted_storage_is_accepted_by_strom() {
     let id = text(&strom(&["storage", "random-uuid"]).stdout)
         .trim()
         .to_string();
-    let formatted = kafka(&["storage", "format", "-t", &id, "-c", cfg]);
+    let formatted = kafka(&kafka_sh, &["storage", "format", "-t", &id, "-c", cfg]);
     assert!(
         formatted.status.success(),
         "Kafka format: {}",
@@ -117,6 +114,9 @@ fn kafka_formatted_storage_is_accepted_by_strom() {
 
 #[test]
 fn strom_formatted_storage_is_accepted_by_kafka() {
+    let Some(kafka_sh) = require::apache_kafka() else {
+        return;
+    };
     let t = tempfile::tempdir().expect("temp dir");
     // A dynamic quorum exercises both bootstrap files: bootstrap.checkpoint and the voter snapshot.
     let (cfg, port) = config(
@@ -125,14 +125,14 @@ fn strom_formatted_storage_is_accepted_by_kafka() {
     );
     let cfg = cfg.to_str().expect("UTF-8 path");
     // Kafka's random-uuid is a cluster id Strom's tool accepts.
-    let id = text(&kafka(&["storage", "random-uuid"]).stdout)
+    let id = text(&kafka(&kafka_sh, &["storage", "random-uuid"]).stdout)
         .trim()
         .to_string();
     assert_eq!(id.len(), 22, "Kafka printed a cluster id: {id:?}");
     let formatted = strom(&["storage", "format", "-t", &id, "-c", cfg, "--standalone"]);
     assert!(formatted.status.success(), "{}", text(&formatted.stderr));
 
-    let info = kafka(&["storage", "info", "-c", cfg]);
+    let info = kafka(&kafka_sh, &["storage", "info", "-c", cfg]);
     assert!(
         info.status.success(),
         "Kafka info: {}{}",
@@ -144,13 +144,12 @@ fn strom_formatted_storage_is_accepted_by_kafka() {
     );
 
     let log = t.path().join("kafka.log");
-    let mut broker =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/apache-kafka.sh"))
-            .args(["server", cfg])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("Kafka broker starts");
+    let mut broker = Command::new(&kafka_sh)
+        .args(["server", cfg])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("Kafka broker starts");
     wait_until_listening(&mut broker, port, "Apache Kafka");
     // Strom's own client tools against the real broker (the Homebrew test uses them).
     let bootstrap = format!("--bootstrap-server=127.0.0.1:{port}");

@@ -2,10 +2,8 @@
 //! validate-only creation, delete by id, min.insync.replicas, LogAppendTime, KIP-74,
 //! incremental fetch sessions, and producer state across restarts.
 
-mod common;
-
-use common::TestBroker;
-use common::raw::{
+use crate::common::TestBroker;
+use crate::common::raw::{
     RawClient, base_offset, creatable_topic, fetch_topic, produce_to, record_batch,
     topic_name as name,
 };
@@ -111,7 +109,7 @@ fn delete_by_topic_id_removes_the_topic_and_its_data() {
         metadata(&mut c, "doomed", false).error_code,
         ResponseError::UnknownTopicOrPartition.code()
     );
-    common::wait_for(std::time::Duration::from_secs(10), || {
+    crate::common::wait_for(std::time::Duration::from_secs(10), || {
         (!b.partition_dir("doomed", 0).exists()).then_some(())
     })
     .expect("partition directory renamed for deletion");

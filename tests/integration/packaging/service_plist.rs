@@ -3,6 +3,7 @@
 //! tests/fixtures/PropertyList-1.0.dtd and found through tests/fixtures/plist-catalog.xml, so
 //! nothing is fetched from the network).
 
+use crate::common::require;
 use std::path::Path;
 use std::process::Command;
 
@@ -28,6 +29,9 @@ fn write(dir: &Path, xml: &str) -> std::path::PathBuf {
 
 #[test]
 fn plist_is_valid_against_apples_dtd() {
+    let Some(xmllint) = require::tool("xmllint") else {
+        return;
+    };
     let t = tempfile::tempdir().expect("temp dir");
     let config = t.path().join("server.properties");
     let xml = plist(&[
@@ -41,12 +45,12 @@ fn plist_is_valid_against_apples_dtd() {
     let path = write(t.path(), &xml);
     // The catalog maps the plist's DOCTYPE to the shipped copy of Apple's DTD.
     let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plist-catalog.xml");
-    let out = Command::new("xmllint")
+    let out = Command::new(xmllint)
         .args(["--noout", "--valid", "--nonet"])
         .arg(&path)
         .env("XML_CATALOG_FILES", &catalog)
         .output()
-        .expect("xmllint is installed (Debian: libxml2-utils)");
+        .expect("xmllint runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stderr.is_empty(),
@@ -58,6 +62,9 @@ fn plist_is_valid_against_apples_dtd() {
 
 #[test]
 fn plistlib_reads_exactly_the_expected_keys_and_types() {
+    let Some(python) = require::tool("python3") else {
+        return;
+    };
     let t = tempfile::tempdir().expect("temp dir");
     let config = t.path().join("etc").join("server.properties");
     let xml = plist(&[
@@ -80,7 +87,7 @@ with open(sys.argv[1], 'rb') as f:
 for k, v in p.items():
     print(k, type(v).__name__, repr(v))
 "#;
-    let out = Command::new("python3")
+    let out = Command::new(python)
         .args(["-c", script])
         .arg(&path)
         .output()

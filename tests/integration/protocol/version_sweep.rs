@@ -2,10 +2,8 @@
 //! must answer each with a response the client can decode (a field set that a version lacks
 //! would make the response unencodable and the connection close).
 
-mod common;
-
-use common::TestBroker;
-use common::raw::{RawClient, creatable_topic, record_batch, topic_name as name};
+use crate::common::TestBroker;
+use crate::common::raw::{RawClient, creatable_topic, record_batch, topic_name as name};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;

@@ -1,10 +1,8 @@
 //! Committed offsets at the protocol level: one OffsetCommit for several partitions is stored
 //! whole, read back, and survives a restart (what every group consumer does on each commit).
 
-mod common;
-
-use common::TestBroker;
-use common::raw::{RawClient, create_topic, topic_name};
+use crate::common::TestBroker;
+use crate::common::raw::{RawClient, create_topic, topic_name};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -59,7 +57,7 @@ fn fetch(c: &mut RawClient, group: &str, topic: &str, partitions: &[i32]) -> Vec
 
 fn find_coordinator(c: &mut RawClient, group: &str) {
     // The offsets topic is created on first use; wait until the coordinator is ready.
-    let ready = common::wait_for(std::time::Duration::from_secs(30), || {
+    let ready = crate::common::wait_for(std::time::Duration::from_secs(30), || {
         let r = c.call(
             &FindCoordinatorRequest::default()
                 .with_key_type(0)
@@ -94,7 +92,7 @@ fn a_multi_partition_commit_is_stored_whole_and_survives_restart() {
     b.start_again();
     let mut c = RawClient::connect(b.port);
     find_coordinator(&mut c, "g");
-    let back = common::wait_for(std::time::Duration::from_secs(30), || {
+    let back = crate::common::wait_for(std::time::Duration::from_secs(30), || {
         let got = fetch(&mut c, "g", "t", &[0, 1, 2]);
         (got == vec![(0, 11), (1, 21), (2, 30)]).then_some(got)
     });

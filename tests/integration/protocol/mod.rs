@@ -1,0 +1,5 @@
+//! The Kafka protocol on the wire: framing, every API version, error codes, request semantics.
+
+mod semantics;
+mod version_sweep;
+mod wire;
