@@ -7,9 +7,12 @@
 //! retention) over [`storage`] (log dirs, `meta.properties`, checkpoints).
 //! [`metadata`] is the topic catalog a KRaft controller would keep.
 
+pub mod base;
 pub mod config;
 pub mod coordinator;
 pub mod handlers;
+#[cfg(test)]
+mod layering;
 pub mod log;
 pub mod logging;
 pub mod metadata;

@@ -10,7 +10,7 @@ use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::coordinator::{ProducerIdError, ProducerIdManager};
 use crate::handlers::{BrokerState, FetchSessionCache};
 use crate::log::{LogError, LogManager, TopicPartition};
-use crate::metadata::{CONSUMER_OFFSETS_TOPIC, CatalogError, TopicCatalog};
+use crate::metadata::{CatalogError, TopicAdmin, TopicCatalog, TopicDefaults};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,15 +86,24 @@ impl Broker {
             }
         }
         let producer_ids = ProducerIdManager::open(&config.metadata_log_dir)?;
-        let groups = GroupCoordinator::new(config.node_id, GroupConfig::from_broker(&config));
-        if let Some(t) = catalog.get(CONSUMER_OFFSETS_TOPIC) {
-            // Group state is read back in the background; start-up does not wait for it.
-            let offsets_logs: Option<Vec<_>> = (0..t.partitions)
-                .map(|p| logs.get(&TopicPartition::new(t.name.clone(), p)))
-                .collect();
-            let offsets_logs = offsets_logs.expect("partition logs exist"); // invariant: created just above
-            groups.attach(offsets_logs);
-        }
+        let catalog = Arc::new(catalog);
+        let logs = Arc::new(logs);
+        let topic_admin = TopicAdmin::new(
+            catalog.clone(),
+            logs.clone(),
+            TopicDefaults {
+                node_id: config.node_id,
+                num_partitions: config.num_partitions,
+                default_replication_factor: config.default_replication_factor,
+            },
+        );
+        let groups = Arc::new(GroupCoordinator::new(
+            config.node_id,
+            GroupConfig::from_broker(&config),
+        ));
+        let on_delete = groups.clone();
+        topic_admin.on_topic_deleted(move |topic| on_delete.on_topic_deleted(topic));
+        groups.attach_existing(&topic_admin);
         let listeners = bind_listeners(&config).await?;
         let state = Arc::new(BrokerState {
             node_id: config.node_id,
@@ -102,10 +111,10 @@ impl Broker {
             config,
             catalog,
             logs,
+            topic_admin,
             producer_ids,
             fetch_sessions: FetchSessionCache::default(),
             groups,
-            topic_admin: parking_lot::Mutex::new(()),
         });
         Ok(Broker { state, listeners })
     }

@@ -7,8 +7,8 @@ use super::config::GroupConfig;
 use super::consumer::ConsumerGroup;
 use super::offsets::Offsets;
 use super::timers::{TimerKey, Timers};
+use crate::base::batch_encode::encode_single_batch;
 use crate::log::UnifiedLog;
-use crate::log::encode::encode_single_batch;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::records::{Record, TimestampType};
@@ -214,7 +214,7 @@ impl Shard {
             timers: &mut self.timers,
             log: &self.log,
             now: Instant::now(),
-            now_ms: crate::handlers::now_ms(),
+            now_ms: crate::base::clock::now_ms(),
         };
         (&mut self.groups, ctx)
     }

@@ -5,11 +5,12 @@
 //! concurrently. A reader never sees a half-written batch because the committed size is
 //! published only after the bytes are in the file, and reads stop there.
 
+use crate::base::clock::now_ms;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use parking_lot::RwLock;
 
@@ -18,9 +19,9 @@ mod recover;
 
 use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
-use super::fsync::fsync_file;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
+use crate::base::fsync::fsync_file;
 use crate::config::LogConfig;
 
 /// Suffix of segment data files.
@@ -71,12 +72,6 @@ pub struct LogSegment {
     file: File,
     size: AtomicU64,
     state: RwLock<SegmentState>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl LogSegment {

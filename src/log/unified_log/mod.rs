@@ -24,10 +24,10 @@ use uuid::Uuid;
 
 use super::TopicPartition;
 use super::error::LogError;
-use super::fsync::fsync_dir;
 use super::partition_metadata;
 use super::producer_state::ProducerStateManager;
 use super::segment::LogSegment;
+use crate::base::fsync::fsync_dir;
 use crate::config::LogConfig;
 
 /// One partition's log.
