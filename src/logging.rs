@@ -2,8 +2,9 @@
 //! capture into the log file), and on macOS also the unified log, so the broker's messages
 //! show up in Console.app and `log stream --predicate 'subsystem == "io.strom.broker"'`.
 
+use crate::base::clock::UtcTime;
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
@@ -107,54 +108,6 @@ where
         )?;
         ctx.format_fields(writer.by_ref(), event)?;
         writeln!(writer, " ({})", event.metadata().target())
-    }
-}
-
-/// A point in time split into UTC calendar fields, for the timestamps Kafka writes in
-/// human-readable form (log lines, the date comment of meta.properties).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtcTime {
-    /// Days since 1970-01-01 (1970-01-01 was a Thursday).
-    pub days_since_epoch: i64,
-    /// Year, e.g. 2026.
-    pub year: i64,
-    /// Month, 1..=12.
-    pub month: i64,
-    /// Day of the month, 1..=31.
-    pub day: i64,
-    /// Hour, 0..=23.
-    pub hour: u64,
-    /// Minute, 0..=59.
-    pub minute: u64,
-    /// Second, 0..=59.
-    pub second: u64,
-    /// Millisecond, 0..=999.
-    pub millis: u32,
-}
-
-impl From<SystemTime> for UtcTime {
-    fn from(time: SystemTime) -> UtcTime {
-        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        let days = (secs / 86_400) as i64;
-        // Civil-from-days (Howard Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        UtcTime {
-            days_since_epoch: days,
-            year: yoe + era * 400 + i64::from(month <= 2),
-            month,
-            day: doy - (153 * mp + 2) / 5 + 1,
-            hour: secs % 86_400 / 3600,
-            minute: secs % 3600 / 60,
-            second: secs % 60,
-            millis: since.subsec_millis(),
-        }
     }
 }
 
@@ -276,16 +229,6 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
-    }
-
-    #[test]
-    fn utc_fields() {
-        use std::time::Duration;
-        let t = UtcTime::from(UNIX_EPOCH + Duration::from_millis(951_782_400_123 + 3_723_000));
-        assert_eq!(
-            (t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis),
-            (2000, 2, 29, 1, 2, 3, 123)
-        );
     }
 
     #[test]

@@ -23,8 +23,9 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, Str
 use kafka_protocol::records::RecordBatchDecoder;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use strom::storage::bootstrap;
+use std::time::{Duration, Instant};
+use strom::base::batch_encode;
+use strom::base::clock::now_ms;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -312,12 +313,9 @@ async fn produce_lines(
     let records: Vec<_> = lines
         .iter()
         .enumerate()
-        .map(|(i, line)| bootstrap::data(i as i64, Bytes::copy_from_slice(line.as_bytes())))
+        .map(|(i, line)| batch_encode::data(i as i64, Bytes::copy_from_slice(line.as_bytes())))
         .collect();
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let batch = bootstrap::encode(&[&records], now_ms);
+    let batch = batch_encode::encode_batches(&[&records], now_ms());
     let request = ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(30_000)

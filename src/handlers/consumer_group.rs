@@ -4,36 +4,12 @@
 use super::group_admin::GROUP_AUTHORIZED_OPERATIONS;
 use super::groups::request_context;
 use super::{BrokerState, ConnectionInfo, Handled, Request, decode_or_close};
-use crate::coordinator::group::TopicLookup;
-use crate::metadata::{TopicCatalog, is_internal_topic};
 use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup;
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse, ResponseKind,
 };
 use std::sync::Arc;
-use uuid::Uuid;
-
-/// The assignors' view of the topic catalog.
-struct CatalogTopics<'a>(&'a TopicCatalog);
-
-impl TopicLookup for CatalogTopics<'_> {
-    fn lookup(&self, name: &str) -> Option<(Uuid, i32)> {
-        self.0.get(name).map(|t| (t.id, t.partitions))
-    }
-
-    fn name_of(&self, id: &Uuid) -> Option<String> {
-        self.0.get_by_id(id).map(|t| t.name.clone())
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.0
-            .names()
-            .into_iter()
-            .filter(|n| !is_internal_topic(n))
-            .collect()
-    }
-}
 
 pub fn consumer_group_heartbeat(
     state: &Arc<BrokerState>,
@@ -43,11 +19,10 @@ pub fn consumer_group_heartbeat(
     let version = req.header.request_api_version;
     let request: ConsumerGroupHeartbeatRequest = decode_or_close!(req);
     let rc = request_context(req, conn);
-    let topics = CatalogTopics(&state.catalog);
     let body = state
         .groups
         .with_shard(request.group_id.as_str(), |s| {
-            s.consumer_heartbeat(&rc, &request, &topics)
+            s.consumer_heartbeat(&rc, &request, &*state.catalog)
         })
         .unwrap_or_else(|e| ConsumerGroupHeartbeatResponse::default().with_error_code(e.code()));
     Handled::respond(ResponseKind::ConsumerGroupHeartbeat(body), version)
@@ -56,7 +31,6 @@ pub fn consumer_group_heartbeat(
 pub fn consumer_group_describe(state: &Arc<BrokerState>, req: &Request) -> Handled {
     let version = req.header.request_api_version;
     let request: ConsumerGroupDescribeRequest = decode_or_close!(req);
-    let topics = CatalogTopics(&state.catalog);
     let groups = request
         .group_ids
         .iter()
@@ -64,7 +38,7 @@ pub fn consumer_group_describe(state: &Arc<BrokerState>, req: &Request) -> Handl
             let described = state
                 .groups
                 .with_shard(id.as_str(), |s| {
-                    s.describe_consumer_group(id.as_str(), &topics)
+                    s.describe_consumer_group(id.as_str(), &*state.catalog)
                 })
                 .unwrap_or_else(|e| {
                     DescribedGroup::default()

@@ -3,22 +3,15 @@
 //! `__transaction_state`) is created on first use; when it cannot be (a replication factor
 //! above 1 on a single node) the answer is COORDINATOR_NOT_AVAILABLE.
 
-use super::topics::{NewTopic, create_topic};
 use super::{BrokerState, ConnectionInfo, Handled, Request, decode_or_close};
-use crate::log::TopicPartition;
-use crate::metadata::{CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC, TopicInfo};
+use crate::coordinator;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
     BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ResponseKind,
 };
 use kafka_protocol::protocol::StrBytes;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use tracing::warn;
-
-/// `__transaction_state`'s segment size (`transaction.state.log.segment.bytes`' default).
-const TRANSACTION_STATE_SEGMENT_BYTES: &str = "104857600";
 
 const GROUP_KEY: i8 = 0;
 const TRANSACTION_KEY: i8 = 1;
@@ -64,92 +57,14 @@ pub fn find_coordinator(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: &R
     Handled::respond(ResponseKind::FindCoordinator(body), version)
 }
 
-/// Makes sure the coordinator for `key_type` can serve: its internal topic exists and (for
-/// groups) the group coordinator owns its partitions.
+/// Makes sure the coordinator for `key_type` can serve (its internal topic exists and is
+/// ours).
 fn locate(state: &BrokerState, key_type: i8) -> Result<(), ResponseError> {
     match key_type {
-        GROUP_KEY => {
-            if state.groups.is_attached() {
-                return Ok(());
-            }
-            let cfg = &state.config;
-            let topic = internal_topic(
-                state,
-                CONSUMER_OFFSETS_TOPIC,
-                cfg.offsets_topic_num_partitions,
-                cfg.offsets_topic_replication_factor,
-                BTreeMap::from([
-                    ("cleanup.policy".to_string(), "compact".to_string()),
-                    ("compression.type".to_string(), "producer".to_string()),
-                    (
-                        "segment.bytes".to_string(),
-                        cfg.offsets_topic_segment_bytes.to_string(),
-                    ),
-                ]),
-            )?;
-            let logs = (0..topic.partitions)
-                .map(|p| state.logs.get(&TopicPartition::new(topic.name.clone(), p)))
-                .collect::<Option<Vec<_>>>()
-                .ok_or(ResponseError::CoordinatorNotAvailable)?;
-            state.groups.attach(logs);
-            Ok(())
-        }
+        GROUP_KEY => state.groups.ensure_active(&state.topic_admin),
         TRANSACTION_KEY => {
-            let cfg = &state.config;
-            internal_topic(
-                state,
-                TRANSACTION_STATE_TOPIC,
-                cfg.transaction_state_log_num_partitions,
-                cfg.transaction_state_log_replication_factor,
-                BTreeMap::from([
-                    ("cleanup.policy".to_string(), "compact".to_string()),
-                    ("compression.type".to_string(), "uncompressed".to_string()),
-                    (
-                        "min.insync.replicas".to_string(),
-                        cfg.transaction_state_log_min_isr.to_string(),
-                    ),
-                    (
-                        "segment.bytes".to_string(),
-                        TRANSACTION_STATE_SEGMENT_BYTES.to_string(),
-                    ),
-                    (
-                        "unclean.leader.election.enable".to_string(),
-                        "false".to_string(),
-                    ),
-                ]),
-            )?;
-            Ok(())
+            coordinator::ensure_transaction_state_topic(&state.topic_admin, &state.config)
         }
         _ => Err(ResponseError::InvalidRequest),
-    }
-}
-
-/// The internal topic `name`, created with its fixed settings if it does not exist yet.
-fn internal_topic(
-    state: &BrokerState,
-    name: &str,
-    partitions: i32,
-    replication_factor: i16,
-    configs: BTreeMap<String, String>,
-) -> Result<Arc<TopicInfo>, ResponseError> {
-    if let Some(t) = state.catalog.get(name) {
-        return Ok(t);
-    }
-    let topic = NewTopic {
-        name,
-        partitions,
-        replication_factor,
-        configs,
-    };
-    match create_topic(state, topic, false) {
-        Ok(t) => Ok(t),
-        Err(e) if e.code == ResponseError::TopicAlreadyExists => state
-            .catalog
-            .get(name)
-            .ok_or(ResponseError::CoordinatorNotAvailable),
-        Err(e) => {
-            warn!("Failed to create internal topic {name}: {}", e.message);
-            Err(ResponseError::CoordinatorNotAvailable)
-        }
     }
 }

@@ -1,6 +1,5 @@
 //! Metadata (key 3): brokers, cluster id, controller, and topics (auto-created when allowed).
 
-use super::topics::{AutoCreate, auto_create_topic};
 use super::{BrokerState, ConnectionInfo, Handled, Request, decode_or_close};
 use crate::metadata::{TopicInfo, is_internal_topic};
 use kafka_protocol::ResponseError;
@@ -63,9 +62,9 @@ fn by_name(state: &BrokerState, name: &str, allow_auto_create: bool) -> Metadata
         // (FindCoordinator creates them), never the num.partitions of auto-creation.
         && !is_internal_topic(name)
     {
-        match auto_create_topic(state, name) {
-            AutoCreate::Created(t) => return topic_metadata(state, &t),
-            AutoCreate::Failed(code) => code,
+        match state.topic_admin.auto_create(name) {
+            Ok(t) => return topic_metadata(state, &t),
+            Err(e) => e.code.code(),
         }
     } else {
         ResponseError::UnknownTopicOrPartition.code()

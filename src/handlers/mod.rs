@@ -20,54 +20,38 @@ mod metadata;
 mod offsets;
 mod produce;
 mod producer_id;
+mod state;
 mod topics;
 mod unsupported;
 
-pub use api_versions::supported_api_versions;
 pub use fetch_session::FetchSessionCache;
+pub use state::BrokerState;
 
-use crate::config::KafkaConfig;
-use crate::coordinator::ProducerIdManager;
-use crate::coordinator::group::GroupCoordinator;
-use crate::log::LogManager;
-use crate::metadata::TopicCatalog;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::Decodable;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Everything a handler may touch, shared by all connections.
-pub struct BrokerState {
-    pub config: Arc<KafkaConfig>,
-    pub cluster_id: String,
-    pub node_id: i32,
-    pub catalog: TopicCatalog,
-    pub logs: LogManager,
-    pub producer_ids: ProducerIdManager,
-    pub fetch_sessions: FetchSessionCache,
-    /// Consumer groups and their committed offsets.
-    pub groups: GroupCoordinator,
-    /// Serialises topic creation/deletion so name checks and log creation are atomic.
-    pub topic_admin: parking_lot::Mutex<()>,
-}
 
 /// What the connection knows about itself, for the addresses it advertises.
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     /// Name of the listener the client connected to (e.g. `PLAINTEXT`).
     pub listener: String,
+    /// The client's address (recorded as a group member's host, logged on errors).
     pub peer: SocketAddr,
     /// The host and port clients should use to reach this broker on this listener.
     pub advertised_host: String,
+    /// The port that goes with `advertised_host`.
     pub advertised_port: i32,
 }
 
 /// One decoded request frame.
 pub struct Request {
+    /// The request header (API key and version, correlation id, client id).
     pub header: RequestHeader,
+    /// The API, already resolved from the header's key.
     pub api_key: ApiKey,
     /// The request body, after the header.
     pub body: Bytes,
@@ -77,7 +61,9 @@ pub struct Request {
 pub enum Reply {
     /// A response body, encoded at `version` (normally the request's version).
     Response {
+        /// The response.
         body: Box<ResponseKind>,
+        /// The version to encode it at.
         version: i16,
     },
     /// acks=0 produce: Kafka sends nothing back.
@@ -89,7 +75,10 @@ pub enum Reply {
 
 /// A handler's result: answered now, or a future that answers later.
 pub enum Handled {
+    /// Answered while handling (most requests).
     Now(Reply),
+    /// Answered when the future resolves (fetch long-polls, group joins), while the
+    /// connection goes on reading.
     Later(BoxFuture<'static, Reply>),
 }
 
@@ -100,14 +89,6 @@ impl Handled {
             version,
         })
     }
-}
-
-/// Milliseconds since the epoch, as Kafka timestamps are.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Decodes a request body, turning a malformed body into a logged disconnect.
@@ -131,25 +112,117 @@ macro_rules! decode_or_close {
 }
 pub(crate) use decode_or_close;
 
-/// Routes one request to its handler. Versions are checked against what we advertise first,
-/// so handlers only see versions they support.
+/// A handler: every API's entry point has this one shape, so they fit in one table.
+type HandlerFn = fn(&Arc<BrokerState>, &ConnectionInfo, &Request) -> Handled;
+
+/// One API this broker serves: its key, the versions it handles, and its handler.
+pub struct Api {
+    /// The API key.
+    pub key: ApiKey,
+    /// Oldest version handled.
+    pub min_version: i16,
+    /// Newest version handled.
+    pub max_version: i16,
+    /// Where requests of this API go.
+    handler: HandlerFn,
+}
+
+/// Every API this broker serves, with the versions it handles. ApiVersions advertises exactly
+/// this table and dispatch routes by it, so a client is never told of a version no handler
+/// answers (and a handler never sees a version it was not written for).
+pub const APIS: &[Api] = &[
+    api(ApiKey::Produce, 3, 13, |s, _, r| produce::handle(s, r)),
+    api(ApiKey::Fetch, 4, 18, |s, _, r| fetch::handle(s, r)),
+    api(ApiKey::ListOffsets, 1, 10, |s, _, r| {
+        list_offsets::handle(s, r)
+    }),
+    api(ApiKey::Metadata, 0, 13, metadata::handle),
+    api(ApiKey::ApiVersions, 0, 4, |_, _, r| api_versions::handle(r)),
+    api(ApiKey::CreateTopics, 2, 7, |s, _, r| {
+        topics::create_topics(s, r)
+    }),
+    api(ApiKey::DeleteTopics, 1, 6, |s, _, r| {
+        topics::delete_topics(s, r)
+    }),
+    api(ApiKey::InitProducerId, 0, 5, |s, _, r| {
+        producer_id::init_producer_id(s, r)
+    }),
+    api(ApiKey::DescribeConfigs, 1, 4, |s, _, r| {
+        configs::describe_configs(s, r)
+    }),
+    api(ApiKey::DescribeLogDirs, 1, 4, |s, _, r| {
+        cluster::describe_log_dirs(s, r)
+    }),
+    api(ApiKey::CreatePartitions, 0, 3, |s, _, r| {
+        topics::create_partitions(s, r)
+    }),
+    api(ApiKey::DescribeCluster, 0, 2, cluster::describe_cluster),
+    api(ApiKey::OffsetCommit, 2, 9, |s, _, r| {
+        offsets::offset_commit(s, r)
+    }),
+    api(ApiKey::OffsetFetch, 1, 9, |s, _, r| {
+        offsets::offset_fetch(s, r)
+    }),
+    api(
+        ApiKey::FindCoordinator,
+        0,
+        6,
+        find_coordinator::find_coordinator,
+    ),
+    api(ApiKey::JoinGroup, 0, 9, groups::join_group),
+    api(ApiKey::Heartbeat, 0, 4, |s, _, r| groups::heartbeat(s, r)),
+    api(ApiKey::LeaveGroup, 0, 5, |s, _, r| {
+        groups::leave_group(s, r)
+    }),
+    api(ApiKey::SyncGroup, 0, 5, |s, _, r| groups::sync_group(s, r)),
+    api(ApiKey::DescribeGroups, 0, 6, |s, _, r| {
+        group_admin::describe_groups(s, r)
+    }),
+    api(ApiKey::ListGroups, 0, 5, |s, _, r| {
+        group_admin::list_groups(s, r)
+    }),
+    api(ApiKey::DeleteGroups, 0, 2, |s, _, r| {
+        group_admin::delete_groups(s, r)
+    }),
+    api(ApiKey::OffsetDelete, 0, 0, |s, _, r| {
+        offsets::offset_delete(s, r)
+    }),
+    api(
+        ApiKey::ConsumerGroupHeartbeat,
+        0,
+        1,
+        consumer_group::consumer_group_heartbeat,
+    ),
+    api(ApiKey::ConsumerGroupDescribe, 0, 1, |s, _, r| {
+        consumer_group::consumer_group_describe(s, r)
+    }),
+];
+
+const fn api(key: ApiKey, min_version: i16, max_version: i16, handler: HandlerFn) -> Api {
+    Api {
+        key,
+        min_version,
+        max_version,
+        handler,
+    }
+}
+
+/// Routes one request to its handler. Versions are checked against [`APIS`] first, so
+/// handlers only see versions they support. ApiVersions answers any version (KIP-511: a
+/// version newer than ours gets our ranges at v0).
 pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: Request) -> Handled {
     let version = req.header.request_api_version;
-    if req.api_key == ApiKey::ApiVersions {
-        return api_versions::handle(&req);
-    }
-    let supported = supported_api_versions()
-        .iter()
-        .find(|(k, _, _)| *k == req.api_key)
-        .map(|(_, min, max)| (*min, *max));
-    match supported {
-        Some((min, max)) if version >= min && version <= max => {}
-        Some(_) => {
-            return Handled::Now(Reply::Close(format!(
-                "unsupported version {version} of {:?}",
-                req.api_key
-            )));
+    match APIS.iter().find(|a| a.key == req.api_key) {
+        Some(api)
+            if api.key == ApiKey::ApiVersions
+                || (api.min_version..=api.max_version).contains(&version) =>
+        {
+            (api.handler)(state, conn, &req)
         }
+        Some(_) => Handled::Now(Reply::Close(format!(
+            "unsupported version {version} of {:?}",
+            req.api_key
+        ))),
         None => {
             // Known to the protocol but not implemented here: a clear error where the response
             // can carry one (decoding the request first, so a malformed one still closes).
@@ -159,39 +232,10 @@ pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: Request) -> 
             if decodes && let Some(body) = unsupported::unsupported_response(req.api_key) {
                 return Handled::respond(body, version);
             }
-            return Handled::Now(Reply::Close(format!(
+            Handled::Now(Reply::Close(format!(
                 "unsupported API {:?} (key {})",
                 req.api_key, req.api_key as i16
-            )));
+            )))
         }
-    }
-    match req.api_key {
-        ApiKey::Metadata => metadata::handle(state, conn, &req),
-        ApiKey::Produce => produce::handle(state, &req),
-        ApiKey::Fetch => fetch::handle(state, &req),
-        ApiKey::ListOffsets => list_offsets::handle(state, &req),
-        ApiKey::CreateTopics => topics::create_topics(state, &req),
-        ApiKey::DeleteTopics => topics::delete_topics(state, &req),
-        ApiKey::CreatePartitions => topics::create_partitions(state, &req),
-        ApiKey::DescribeConfigs => configs::describe_configs(state, &req),
-        ApiKey::DescribeCluster => cluster::describe_cluster(state, conn, &req),
-        ApiKey::DescribeLogDirs => cluster::describe_log_dirs(state, &req),
-        ApiKey::InitProducerId => producer_id::init_producer_id(state, &req),
-        ApiKey::FindCoordinator => find_coordinator::find_coordinator(state, conn, &req),
-        ApiKey::JoinGroup => groups::join_group(state, conn, &req),
-        ApiKey::SyncGroup => groups::sync_group(state, &req),
-        ApiKey::Heartbeat => groups::heartbeat(state, &req),
-        ApiKey::LeaveGroup => groups::leave_group(state, &req),
-        ApiKey::OffsetCommit => offsets::offset_commit(state, &req),
-        ApiKey::OffsetFetch => offsets::offset_fetch(state, &req),
-        ApiKey::OffsetDelete => offsets::offset_delete(state, &req),
-        ApiKey::ListGroups => group_admin::list_groups(state, &req),
-        ApiKey::DescribeGroups => group_admin::describe_groups(state, &req),
-        ApiKey::DeleteGroups => group_admin::delete_groups(state, &req),
-        ApiKey::ConsumerGroupHeartbeat => {
-            consumer_group::consumer_group_heartbeat(state, conn, &req)
-        }
-        ApiKey::ConsumerGroupDescribe => consumer_group::consumer_group_describe(state, &req),
-        other => Handled::Now(Reply::Close(format!("no handler for {other:?}"))),
     }
 }

@@ -3,7 +3,8 @@
 //! The payload of each partition is handed to the log as bytes: validated and re-stamped
 //! in place, never decoded record by record.
 
-use super::{BrokerState, Handled, Reply, Request, decode_or_close, now_ms};
+use super::{BrokerState, Handled, Reply, Request, decode_or_close};
+use crate::base::clock::now_ms;
 use crate::log::TopicPartition;
 use crate::metadata::{TopicInfo, is_internal_topic};
 use bytes::BytesMut;

@@ -1,20 +1,21 @@
 //! Kafka's `LogManager`: every partition log in every log dir, their start-up recovery, the
 //! dir-level checkpoints and the clean-shutdown marker.
 
+use crate::base::clock::now_ms;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 use super::TopicPartition;
+use super::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
 use super::error::LogError;
-use super::fsync::{fsync_dir, fsync_file};
 use super::unified_log::{LoadHints, UnifiedLog};
+use crate::base::fsync::{fsync_dir, fsync_file};
 use crate::config::LogConfig;
-use crate::storage::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
 
 /// Kafka's clean shutdown marker, written last on a clean shutdown and removed at start-up.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
@@ -39,15 +40,12 @@ pub struct LogDirDescription {
 
 /// All partition logs of the broker.
 pub struct LogManager {
+    /// `log.dirs`: where partition directories live; new ones go to the least loaded dir.
     log_dirs: Vec<PathBuf>,
+    /// Every partition log, by partition.
     logs: RwLock<BTreeMap<TopicPartition, Arc<UnifiedLog>>>,
+    /// Serialises creation so two callers never create one partition's directory twice.
     create_lock: Mutex<()>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Kafka's `parseTopicPartitionName` for a directory name; `None` for anything that is not a

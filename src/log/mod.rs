@@ -8,11 +8,10 @@
 //! read a Strom log dir and vice versa.
 
 mod batch;
+pub mod checkpoint;
 pub mod compression;
 mod crc;
-pub mod encode;
 mod error;
-pub mod fsync;
 mod index;
 mod log_manager;
 mod offset_index;

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use super::error::LogError;
-use super::fsync::fsync_file;
+use crate::base::fsync::fsync_file;
 
 /// File name inside the partition directory.
 pub const PARTITION_METADATA_FILE: &str = "partition.metadata";

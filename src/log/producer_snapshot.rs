@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::crc::crc32c;
 use super::error::LogError;
-use super::fsync::fsync_file;
+use crate::base::fsync::fsync_file;
 
 /// Suffix of snapshot files.
 pub const SNAPSHOT_SUFFIX: &str = ".snapshot";

@@ -6,9 +6,11 @@
 //! and fetch never touch it).
 
 mod catalog;
+mod topic_admin;
 mod topic_name;
 
 pub use catalog::{CatalogError, TopicCatalog, TopicInfo};
+pub use topic_admin::{NewTopic, TopicAdmin, TopicDefaults, TopicError};
 pub use topic_name::{InvalidTopicName, unify_collision_chars, validate_topic_name};
 
 /// Kafka's internal topic for committed offsets and group metadata.

@@ -1,7 +1,8 @@
 //! Periodic log maintenance, as Kafka's `LogManager` schedules it: retention, time-based
 //! flushes and recovery-point checkpoints.
 
-use crate::handlers::{BrokerState, now_ms};
+use crate::base::clock::now_ms;
+use crate::handlers::BrokerState;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

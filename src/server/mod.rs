@@ -10,7 +10,7 @@ use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::coordinator::{ProducerIdError, ProducerIdManager};
 use crate::handlers::{BrokerState, FetchSessionCache};
 use crate::log::{LogError, LogManager, TopicPartition};
-use crate::metadata::{CONSUMER_OFFSETS_TOPIC, CatalogError, TopicCatalog};
+use crate::metadata::{CatalogError, TopicAdmin, TopicCatalog, TopicDefaults};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,17 +25,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// A listener's address is taken or not ours.
     #[error("Socket server failed to bind to {address}: {source}")]
     Bind {
+        /// The `host:port` of the listener.
         address: String,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// The topic catalog could not be loaded.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The logs could not be loaded (or flushed at shutdown).
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// Every listener is a controller listener.
     #[error(
         "No listener to serve clients on: every listener in 'listeners' is a controller listener"
     )]
@@ -86,15 +93,24 @@ impl Broker {
             }
         }
         let producer_ids = ProducerIdManager::open(&config.metadata_log_dir)?;
-        let groups = GroupCoordinator::new(config.node_id, GroupConfig::from_broker(&config));
-        if let Some(t) = catalog.get(CONSUMER_OFFSETS_TOPIC) {
-            // Group state is read back in the background; start-up does not wait for it.
-            let offsets_logs: Option<Vec<_>> = (0..t.partitions)
-                .map(|p| logs.get(&TopicPartition::new(t.name.clone(), p)))
-                .collect();
-            let offsets_logs = offsets_logs.expect("partition logs exist"); // invariant: created just above
-            groups.attach(offsets_logs);
-        }
+        let catalog = Arc::new(catalog);
+        let logs = Arc::new(logs);
+        let topic_admin = TopicAdmin::new(
+            catalog.clone(),
+            logs.clone(),
+            TopicDefaults {
+                node_id: config.node_id,
+                num_partitions: config.num_partitions,
+                default_replication_factor: config.default_replication_factor,
+            },
+        );
+        let groups = Arc::new(GroupCoordinator::new(
+            config.node_id,
+            GroupConfig::from_broker(&config),
+        ));
+        let on_delete = groups.clone();
+        topic_admin.on_topic_deleted(move |topic| on_delete.on_topic_deleted(topic));
+        groups.attach_existing(&topic_admin);
         let listeners = bind_listeners(&config).await?;
         let state = Arc::new(BrokerState {
             node_id: config.node_id,
@@ -102,10 +118,10 @@ impl Broker {
             config,
             catalog,
             logs,
+            topic_admin,
             producer_ids,
             fetch_sessions: FetchSessionCache::default(),
             groups,
-            topic_admin: parking_lot::Mutex::new(()),
         });
         Ok(Broker { state, listeners })
     }

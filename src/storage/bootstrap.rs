@@ -9,11 +9,9 @@
 //! to run.
 
 use super::StorageError;
-use crate::log::encode::encode_single_batch;
+use crate::base::batch_encode::{data, encode_batches};
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::records::{
-    NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record, TimestampType,
-};
+use kafka_protocol::records::Record;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
@@ -110,7 +108,7 @@ fn bootstrap_checkpoint_bytes(now_ms: i64) -> Bytes {
         .enumerate()
         .map(|(i, (name, level))| data(1 + i as i64, feature_level_record(name, *level)))
         .collect();
-    encode(
+    encode_batches(
         &[
             &[control(0, SNAPSHOT_HEADER, snapshot_header(0))],
             &features,
@@ -128,7 +126,7 @@ fn voters_snapshot_bytes(
     contained_ms: i64,
     now_ms: i64,
 ) -> Bytes {
-    encode(
+    encode_batches(
         &[
             &[
                 control(0, SNAPSHOT_HEADER, snapshot_header(contained_ms)),
@@ -151,43 +149,6 @@ fn control(offset: i64, kind: i16, value: Bytes) -> Record {
         key: Some(key.freeze()),
         ..data(offset, value)
     }
-}
-
-/// A plain record with no key, outside any producer session (also what Strom's command-line
-/// producer sends).
-pub fn data(offset: i64, value: Bytes) -> Record {
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: NO_PRODUCER_ID,
-        producer_epoch: NO_PRODUCER_EPOCH,
-        timestamp_type: TimestampType::Creation,
-        offset,
-        sequence: NO_SEQUENCE,
-        timestamp: 0,
-        key: None,
-        value: Some(value),
-        headers: Default::default(),
-    }
-}
-
-/// Encodes each slice as one uncompressed v2 batch stamped with `now_ms`.
-pub fn encode(batches: &[&[Record]], now_ms: i64) -> Bytes {
-    let mut buf = BytesMut::new();
-    for batch in batches {
-        let stamped: Vec<Record> = batch
-            .iter()
-            .map(|r| Record {
-                timestamp: now_ms,
-                ..r.clone()
-            })
-            .collect();
-        encode_single_batch(&stamped, &mut buf)
-            .expect("uncompressed v2 batches of small records encode"); // invariant: they always fit
-    }
-    buf.freeze()
 }
 
 /// `SnapshotHeaderRecord` v0.

@@ -11,11 +11,11 @@ use super::bootstrap::{self, METADATA_VERSION, Voter};
 use super::ensemble::Ensemble;
 use super::kafka_uuid;
 use super::meta_properties::MetaProperties;
+use crate::base::clock;
 use crate::config::{KafkaConfig, Listener, ProcessRole};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
 /// What start-up needs to know about formatted storage.
@@ -279,9 +279,7 @@ pub fn format(request: &FormatRequest) -> Result<FormatReport, StorageError> {
     if ensemble.empty.is_empty() && ensemble.formatted.is_empty() {
         return Err(StorageError::NoAvailableLogDirs);
     }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = clock::now_ms();
     let mut report = FormatReport {
         unreadable: ensemble.unreadable.keys().cloned().collect(),
         ..Default::default()

@@ -6,8 +6,8 @@
 //! order, the same header comment, written to a temporary file, synced and renamed.
 
 use super::{StorageError, kafka_uuid};
+use crate::base::clock::UtcTime;
 use crate::config::properties::Properties;
-use crate::logging::UtcTime;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@
 //! directory can move between Strom and Apache Kafka in either direction.
 
 pub mod bootstrap;
-pub mod checkpoint;
 pub mod ensemble;
 pub mod format;
 pub mod kafka_uuid;

@@ -11,8 +11,9 @@ pub struct GroupConfig {
     /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group
     /// waits for more members (extended by each newcomer, up to the rebalance timeout).
     pub initial_rebalance_delay_ms: i64,
-    /// `group.min.session.timeout.ms` / `group.max.session.timeout.ms`.
+    /// `group.min.session.timeout.ms`: shorter session timeouts get INVALID_SESSION_TIMEOUT.
     pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`: longer session timeouts get INVALID_SESSION_TIMEOUT.
     pub max_session_timeout_ms: i32,
     /// `group.max.size` (classic groups).
     pub max_size: usize,
@@ -30,6 +31,31 @@ pub struct GroupConfig {
     pub consumer_heartbeat_interval_ms: i32,
     /// `group.consumer.max.size`.
     pub consumer_max_size: usize,
+    /// How `__consumer_offsets` is created on first use.
+    pub offsets_topic: OffsetsTopicConfig,
+}
+
+/// `offsets.topic.*`: the shape of `__consumer_offsets` when the coordinator creates it.
+#[derive(Debug, Clone)]
+pub struct OffsetsTopicConfig {
+    /// `offsets.topic.num.partitions`: fixes which partition each group lives in.
+    pub num_partitions: i32,
+    /// `offsets.topic.replication.factor`: above the broker count, no coordinator is
+    /// available (Kafka's behaviour).
+    pub replication_factor: i16,
+    /// `offsets.topic.segment.bytes`.
+    pub segment_bytes: i32,
+}
+
+impl Default for OffsetsTopicConfig {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        OffsetsTopicConfig {
+            num_partitions: 50,
+            replication_factor: 3,
+            segment_bytes: 100 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for GroupConfig {
@@ -47,6 +73,7 @@ impl Default for GroupConfig {
             consumer_session_timeout_ms: 45_000,
             consumer_heartbeat_interval_ms: 5000,
             consumer_max_size: i32::MAX as usize,
+            offsets_topic: OffsetsTopicConfig::default(),
         }
     }
 }
@@ -90,6 +117,11 @@ impl GroupConfig {
                 "group.consumer.max.size",
                 d.consumer_max_size as i64,
             )),
+            offsets_topic: OffsetsTopicConfig {
+                num_partitions: c.offsets_topic_num_partitions,
+                replication_factor: c.offsets_topic_replication_factor,
+                segment_bytes: c.offsets_topic_segment_bytes,
+            },
         }
     }
 }

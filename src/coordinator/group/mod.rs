@@ -25,11 +25,13 @@ pub use config::GroupConfig;
 pub use offsets::{CommittedOffset, FetchTopics, FetchedOffsets, PartitionCodes};
 pub use shard::Shard;
 
-use crate::log::UnifiedLog;
+use crate::log::{TopicPartition, UnifiedLog};
+use crate::metadata::{CONSUMER_OFFSETS_TOPIC, TopicAdmin, TopicCatalog, is_internal_topic};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use parking_lot::Mutex;
 use shard::{GroupKind, ShardStatus};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant as StdInstant};
 use timers::TimerKey;
@@ -40,7 +42,10 @@ use uuid::Uuid;
 /// Who sent a request, as the coordinator records members.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
+    /// The request's API version: some rules (MEMBER_ID_REQUIRED, static membership) depend
+    /// on it.
     pub api_version: i16,
+    /// The client's `client.id`, recorded with the member and shown by DescribeGroups.
     pub client_id: String,
     /// Kafka records the client address as `/<ip>`.
     pub client_host: String,
@@ -48,7 +53,9 @@ pub struct RequestContext {
 
 /// An answer now, or one that arrives when the group gets there.
 pub enum Answer<T> {
+    /// Answered at once.
     Now(T),
+    /// Answered when the group gets there (end of the join phase, the leader's assignment).
     Later(oneshot::Receiver<T>),
 }
 
@@ -56,9 +63,28 @@ pub enum Answer<T> {
 pub trait TopicLookup {
     /// The id and partition count of an existing topic.
     fn lookup(&self, name: &str) -> Option<(Uuid, i32)>;
+    /// The name of the topic with id `id`, if it exists.
     fn name_of(&self, id: &Uuid) -> Option<String>;
     /// Every topic a regex subscription may match (internal topics excluded).
     fn names(&self) -> Vec<String>;
+}
+
+/// The assignors see the topic catalog, without internal topics in regex matches.
+impl TopicLookup for TopicCatalog {
+    fn lookup(&self, name: &str) -> Option<(Uuid, i32)> {
+        self.get(name).map(|t| (t.id, t.partitions))
+    }
+
+    fn name_of(&self, id: &Uuid) -> Option<String> {
+        self.get_by_id(id).map(|t| t.name.clone())
+    }
+
+    fn names(&self) -> Vec<String> {
+        TopicCatalog::names(self)
+            .into_iter()
+            .filter(|n| !is_internal_topic(n))
+            .collect()
+    }
 }
 
 /// Kafka's `Utils.abs(groupId.hashCode()) % partitions`, with Java's `String.hashCode` over
@@ -86,6 +112,9 @@ pub struct GroupCoordinator {
 }
 
 impl GroupCoordinator {
+    /// A coordinator with no partitions yet: it serves once `__consumer_offsets` is attached
+    /// ([`GroupCoordinator::attach_existing`] at start-up, [`GroupCoordinator::ensure_active`]
+    /// at the first FindCoordinator).
     pub fn new(node_id: i32, config: GroupConfig) -> GroupCoordinator {
         GroupCoordinator {
             node_id,
@@ -95,15 +124,48 @@ impl GroupCoordinator {
         }
     }
 
-    /// Whether `__consumer_offsets` exists and its partitions are ours.
-    pub fn is_attached(&self) -> bool {
-        self.shards.get().is_some()
+    /// Start-up: if `__consumer_offsets` exists, takes over its partitions (group state is read
+    /// back in the background; start-up does not wait for it). Must run inside the Tokio
+    /// runtime.
+    pub fn attach_existing(&self, admin: &TopicAdmin) {
+        if admin.catalog().get(CONSUMER_OFFSETS_TOPIC).is_some() {
+            // The topic exists, so creating it is not attempted; an error here would only
+            // repeat at the first FindCoordinator, which reports it.
+            let _ = self.ensure_active(admin);
+        }
+    }
+
+    /// FindCoordinator for a group: makes sure `__consumer_offsets` exists (created on first
+    /// use with `offsets.topic.*`, as Kafka does) and its partitions are ours.
+    /// COORDINATOR_NOT_AVAILABLE when the topic cannot be created (a replication factor above
+    /// 1 on a single node).
+    pub fn ensure_active(&self, admin: &TopicAdmin) -> Result<(), ResponseError> {
+        if self.shards.get().is_some() {
+            return Ok(());
+        }
+        let topic = &self.config.offsets_topic;
+        let info = admin.internal_topic(
+            CONSUMER_OFFSETS_TOPIC,
+            topic.num_partitions,
+            topic.replication_factor,
+            BTreeMap::from([
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                ("compression.type".to_string(), "producer".to_string()),
+                ("segment.bytes".to_string(), topic.segment_bytes.to_string()),
+            ]),
+        )?;
+        let logs = (0..info.partitions)
+            .map(|p| admin.logs().get(&TopicPartition::new(info.name.clone(), p)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(ResponseError::CoordinatorNotAvailable)?;
+        self.attach(logs);
+        Ok(())
     }
 
     /// Takes over the partitions of `__consumer_offsets` (one log per partition, in order):
     /// empty ones serve at once, the others are read back in the background. Only the first
     /// call counts. Must run inside the Tokio runtime.
-    pub fn attach(&self, logs: Vec<Arc<UnifiedLog>>) {
+    fn attach(&self, logs: Vec<Arc<UnifiedLog>>) {
         let mut fresh = false;
         self.shards.get_or_init(|| {
             fresh = true;
@@ -132,7 +194,7 @@ impl GroupCoordinator {
             tokio::task::spawn_blocking(move || {
                 let started = StdInstant::now();
                 let partition = handle.shard.lock().partition;
-                match load::load(&log, crate::handlers::now_ms()) {
+                match load::load(&log, crate::base::clock::now_ms()) {
                     Ok(loaded) => {
                         info!(
                             "[GroupCoordinator id={node_id}] Finished loading of metadata from {} in {}ms: {} records ({} bytes), {} groups.",

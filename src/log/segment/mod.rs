@@ -5,11 +5,12 @@
 //! concurrently. A reader never sees a half-written batch because the committed size is
 //! published only after the bytes are in the file, and reads stop there.
 
+use crate::base::clock::now_ms;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use parking_lot::RwLock;
 
@@ -18,9 +19,9 @@ mod recover;
 
 use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
-use super::fsync::fsync_file;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
+use crate::base::fsync::fsync_file;
 use crate::config::LogConfig;
 
 /// Suffix of segment data files.
@@ -55,28 +56,35 @@ pub struct ReadProgress {
 }
 
 struct SegmentState {
+    /// `.index`: offset → file position, one entry per `index.interval.bytes`.
     offset_index: OffsetIndex,
+    /// `.timeindex`: timestamp → offset, for ListOffsets by time and time-based retention.
     time_index: TimeIndex,
+    /// Bytes appended since the last index entry, against `index.interval.bytes`.
     bytes_since_last_index_entry: usize,
+    /// Largest batch timestamp in the segment (retention by time compares it).
     max_timestamp: i64,
+    /// Offset of the batch holding `max_timestamp` (ListOffsets MAX_TIMESTAMP, KIP-734).
     offset_of_max_timestamp: i64,
+    /// The first batch's max timestamp: `segment.ms` rolls relative to it, as Kafka's
+    /// `rollingBasedTimestamp`.
     rolling_based_timestamp: Option<i64>,
+    /// When the segment was created or opened: the `segment.ms` clock for an empty segment.
     created_ms: i64,
 }
 
 /// One segment of a partition log.
 pub struct LogSegment {
+    /// Offset of the segment's first batch, its file name.
     base_offset: i64,
+    /// The `.log` file's path, for errors and deletion.
     log_path: PathBuf,
+    /// The `.log` file, written at `size` and read at positions below it.
     file: File,
+    /// Bytes of whole, indexed batches; readers never look past it.
     size: AtomicU64,
+    /// The indexes and the timestamps that go with them, changed only by the appender.
     state: RwLock<SegmentState>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl LogSegment {

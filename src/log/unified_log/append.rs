@@ -8,11 +8,11 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::{UnifiedLog, index_bytes};
+use crate::base::fsync::fsync_dir;
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
 use crate::log::batch::{assign_offsets, check_create_time, validate_produce_batches};
 use crate::log::error::LogError;
-use crate::log::fsync::fsync_dir;
 use crate::log::producer_state::ProducerStateManager;
 use crate::log::segment::LogSegment;
 

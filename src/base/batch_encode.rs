@@ -1,8 +1,11 @@
 //! Building record batches the broker writes itself (group coordinator records, the storage
-//! tool's bootstrap checkpoint), through `kafka-protocol`'s encoder.
+//! tool's bootstrap checkpoint, the CLI producer), through `kafka-protocol`'s encoder.
 
-use bytes::BytesMut;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record, RecordBatchEncoder,
+    RecordEncodeOptions, TimestampType,
+};
 
 /// Encodes `records` as exactly one uncompressed v2 batch without a producer id, appended to
 /// `buf`.
@@ -29,12 +32,47 @@ pub fn encode_single_batch(records: &[Record], buf: &mut BytesMut) -> anyhow::Re
     RecordBatchEncoder::encode(buf, &numbered, &options)
 }
 
+/// A plain record with no key, outside any producer session (also what Strom's command-line
+/// producer sends).
+pub fn data(offset: i64, value: Bytes) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: NO_PRODUCER_ID,
+        producer_epoch: NO_PRODUCER_EPOCH,
+        timestamp_type: TimestampType::Creation,
+        offset,
+        sequence: NO_SEQUENCE,
+        timestamp: 0,
+        key: None,
+        value: Some(value),
+        headers: Default::default(),
+    }
+}
+
+/// Encodes each slice as one uncompressed v2 batch stamped with `now_ms`.
+pub fn encode_batches(batches: &[&[Record]], now_ms: i64) -> Bytes {
+    let mut buf = BytesMut::new();
+    for batch in batches {
+        let stamped: Vec<Record> = batch
+            .iter()
+            .map(|r| Record {
+                timestamp: now_ms,
+                ..r.clone()
+            })
+            .collect();
+        encode_single_batch(&stamped, &mut buf)
+            .expect("uncompressed v2 batches of small records encode"); // invariant: they always fit
+    }
+    buf.freeze()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::batch::BatchHeader;
-    use bytes::Bytes;
-    use kafka_protocol::records::TimestampType;
+    use kafka_protocol::records::RecordBatchDecoder;
 
     fn record(offset: i64) -> Record {
         Record {
@@ -59,10 +97,9 @@ mod tests {
         let records: Vec<Record> = (0..5).map(record).collect();
         let mut buf = BytesMut::new();
         encode_single_batch(&records, &mut buf).expect("encodes");
-        let header = BatchHeader::parse(&buf).expect("a batch header");
-        assert_eq!(header.size(), buf.len(), "exactly one batch");
-        assert_eq!(header.record_count, 5);
-        assert_eq!(header.base_sequence, -1);
-        assert_eq!(header.producer_id, -1);
+        let sets = RecordBatchDecoder::decode_all(&mut buf.freeze()).expect("decodes");
+        assert_eq!(sets.len(), 1, "exactly one batch");
+        assert_eq!(sets[0].records.len(), 5);
+        assert!(sets[0].records.iter().all(|r| r.producer_id == -1));
     }
 }

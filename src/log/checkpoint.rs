@@ -15,8 +15,8 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::log::TopicPartition;
-use crate::log::fsync::{fsync_dir, fsync_file};
+use super::TopicPartition;
+use crate::base::fsync::{fsync_dir, fsync_file};
 
 /// Name of the per-dir checkpoint of each partition's recovery point.
 pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
