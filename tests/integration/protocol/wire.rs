@@ -272,7 +272,9 @@ fn fetch_edges_empty_out_of_range_and_long_poll() {
     });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(produce(&mut c, "lp", record_batch(3, None)).0, 0);
-    let r = waiter.join().expect("the long-poll fetch was answered after the append");
+    let r = waiter
+        .join()
+        .expect("the long-poll fetch was answered after the append");
     let records = r.responses[0].partitions[0].records.clone().unwrap();
     assert_eq!(base_offset(&records), 0);
 }
