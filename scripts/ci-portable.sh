@@ -8,15 +8,17 @@
 #   scripts/ci-portable.sh arm64    only the aarch64 Linux cross build and qemu tests
 #   scripts/ci-portable.sh package  only the packaging checks (formula syntax)
 #   scripts/ci-portable.sh deps     only install the Debian tools `cargo test` uses when present
-#                                   (xmllint and ruby for tests/integration/packaging; without
-#                                   them those tests print SKIP); run it before that
+#                                   (Java and Maven for Apache Kafka, python3, xmllint, ruby;
+#                                   without them those tests print SKIP); run it before that
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { printf '\n!!! ci-portable: %s\n\n' "$*" >&2; exit 1; }
 step() { printf '\n=== ci-portable: %s\n' "$*"; }
 
-# Debian packages: cross C/C++ compilers and libc for aarch64, qemu user-mode, xmllint, ruby.
+# Debian packages: cross C/C++ compilers and libc for aarch64, qemu user-mode, and the tools the
+# integration tests drive (tests/common/require.rs): a JDK and Maven for Apache Kafka, python3
+# with venv for the Python clients, xmllint, ruby.
 need_apt() {
   local missing=()
   command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
@@ -24,6 +26,9 @@ need_apt() {
   command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
   command -v xmllint >/dev/null || missing+=(libxml2-utils)
   command -v ruby >/dev/null || missing+=(ruby)
+  command -v java >/dev/null || missing+=(default-jdk-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v python3 >/dev/null || missing+=(python3 python3-venv)
   [ ${#missing[@]} -eq 0 ] && return
   step "installing ${missing[*]}"
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } \

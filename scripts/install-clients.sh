@@ -4,7 +4,7 @@
 # seconds. A part that cannot be installed is reported and skipped (scripts/compat.sh then marks
 # that client SKIPPED with the reason); the script exits 1 only if nothing could be installed.
 #
-#   Debian   kcat 1.7.1 (librdkafka 2.0.2), golang-github-shopify-sarama-dev 1.22
+#   Debian   kcat 1.7.1 (librdkafka 2.0.2), golang-github-shopify-sarama-dev 1.22, go, node/npm
 #   PyPI     confluent-kafka, kafka-python, aiokafka + codecs   -> tests/compat/.venv
 #   npm      kafkajs + codecs (package-lock.json)                -> tests/compat/node/node_modules
 #   Go proxy franz-go + kadm, IBM/sarama, segmentio/kafka-go (go.sum)
@@ -33,6 +33,7 @@ debian() {
   command -v kcat >/dev/null || want+=(kcat)
   [ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || want+=(golang-github-shopify-sarama-dev)
   command -v go >/dev/null || want+=(golang-go)
+  command -v npm >/dev/null || want+=(nodejs npm)
   command -v gcc >/dev/null || want+=(gcc) # cgo: sarama 1.22's zstd binding
   [ ${#want[@]} -eq 0 ] && return 0
   for pkg in "${want[@]}"; do note "apt-get install $pkg"; done

@@ -37,7 +37,7 @@ record() { # record NAME STATUS [PASSED FAILED]: adds a step's counts (default: 
 
 step "installing test dependencies"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-scripts/ci-portable.sh deps || record "install (xmllint)" 1
+scripts/ci-portable.sh deps || record "install (Debian tools)" 1
 scripts/install-clients.sh || record "install (clients)" 1
 
 step "cargo fmt --check"
