@@ -10,11 +10,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 pom="$here/tests/oracle/pom.xml"
-cache="${STROM_ORACLE_CP:-${HOME}/.m2/strom-oracle.classpath}"
+# One cache per pom content: checkouts (worktrees, CI clones) pinning different Kafka versions
+# never read each other's classpath, and a fresh clone of the same pom needs no Maven run.
+cache="${STROM_ORACLE_CP:-${HOME}/.m2/strom-oracle-$(cksum < "$pom" | cut -d' ' -f1).classpath}"
 
 classpath() {
-  if [ ! -s "$cache" ] || [ "$pom" -nt "$cache" ]; then
-    mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.outputFile="$cache" >&2
+  if [ ! -s "$cache" ]; then
+    # Written aside and renamed: tests running in parallel never read a half-written file.
+    local tmp="$cache.$$"
+    mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.outputFile="$tmp" >&2
+    mv -f "$tmp" "$cache"
   fi
   cat "$cache"
 }
