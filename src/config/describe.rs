@@ -23,24 +23,33 @@ pub enum ConfigSource {
 /// A config that could have supplied the value, in precedence order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigSynonym {
+    /// The synonym's config name (e.g. `log.retention.hours` for `retention.ms`).
     pub name: String,
+    /// Its value there, as Kafka prints it.
     pub value: Option<String>,
+    /// Where that value comes from.
     pub source: ConfigSource,
 }
 
 /// One entry of a DescribeConfigs result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigDescription {
+    /// The config's name.
     pub name: String,
     /// The value as Kafka prints it; `None` for null and for sensitive configs.
     pub value: Option<String>,
+    /// Where the value in effect comes from (topic override, static broker config, default).
     pub source: ConfigSource,
     /// Broker configs are read-only: Strom does not change its configuration at run time.
     pub read_only: bool,
+    /// A password or key: its value is never shown.
     pub sensitive: bool,
     /// Kafka's `ConfigType` id (0 when unknown).
     pub config_type: i8,
+    /// Kafka's documentation line, for DescribeConfigs v3+ `include_documentation`.
     pub documentation: Option<String>,
+    /// Every config that could supply the value, highest precedence first (v1+
+    /// `include_synonyms`).
     pub synonyms: Vec<ConfigSynonym>,
 }
 

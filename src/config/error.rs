@@ -11,7 +11,12 @@ pub enum Location {
     /// Nowhere in particular (a default, or a topic config from a request).
     Unknown,
     /// A line of a properties file.
-    Line { file: String, line: usize },
+    Line {
+        /// The file's path as given.
+        file: String,
+        /// The 1-based line number.
+        line: usize,
+    },
     /// A `--override key=value` argument.
     Override,
 }
@@ -48,34 +53,55 @@ pub enum ConfigError {
     /// The properties file could not be read.
     #[error("Unable to read configuration file {}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// The properties file is not valid `.properties` text.
     #[error("{file}: {source}")]
     Syntax {
+        /// The file.
         file: String,
+        /// The syntax error and its line.
         #[source]
         source: PropertiesError,
     },
     /// A value of the wrong type or outside its validator (Kafka's `ConfigException`).
     #[error("Invalid value {value} for configuration {name}: {reason}{at}")]
     InvalidValue {
+        /// The config's name.
         name: &'static str,
+        /// The value as written.
         value: String,
+        /// What was expected, in Kafka's words.
         reason: String,
+        /// Where the value was written.
         at: Location,
     },
     /// A required config without a value.
     #[error("Missing required configuration \"{name}\" which has no default value.{at}")]
-    Missing { name: &'static str, at: Location },
+    Missing {
+        /// The config's name.
+        name: &'static str,
+        /// Where it should have been.
+        at: Location,
+    },
     /// Values that are each valid but do not fit together (Kafka's `validateValues`).
     #[error("{message}{at}")]
-    Inconsistent { message: String, at: Location },
+    Inconsistent {
+        /// Kafka's message for the conflict.
+        message: String,
+        /// Where one of the values was written.
+        at: Location,
+    },
     /// A topic config Kafka does not have.
     #[error("Unknown topic config name: {name}")]
-    UnknownTopicConfig { name: String },
+    UnknownTopicConfig {
+        /// The name given.
+        name: String,
+    },
 }
 
 #[cfg(test)]

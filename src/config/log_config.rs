@@ -10,14 +10,18 @@ use std::collections::BTreeMap;
 /// `message.timestamp.type` / `log.message.timestamp.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampType {
+    /// Keep the producer's timestamps (validated against `message.timestamp.*.max.ms`).
     CreateTime,
+    /// The broker stamps every batch with its own clock at append.
     LogAppendTime,
 }
 
 /// `cleanup.policy` / `log.cleanup.policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CleanupPolicy {
+    /// `delete`: old segments go by retention time and size.
     pub delete: bool,
+    /// `compact`: the log cleaner keeps the latest record per key.
     pub compact: bool,
 }
 
@@ -25,11 +29,17 @@ pub struct CleanupPolicy {
 /// any other value asks the broker to recompress into that codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompressionType {
+    /// Store batches with whatever codec the producer used.
     Producer,
+    /// Store uncompressed.
     Uncompressed,
+    /// Store gzip-compressed.
     Gzip,
+    /// Store snappy-compressed.
     Snappy,
+    /// Store lz4-compressed.
     Lz4,
+    /// Store zstd-compressed.
     Zstd,
 }
 

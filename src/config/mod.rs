@@ -43,13 +43,16 @@ pub struct Listener {
 /// The roles a KRaft node plays (`process.roles`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessRole {
+    /// Serves clients: topics, partitions, groups.
     Broker,
+    /// Keeps the cluster metadata (a KRaft voter).
     Controller,
 }
 
 /// A loaded configuration and what the user should hear about it.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The typed configuration.
     pub config: KafkaConfig,
     /// One warning per unknown key, in Kafka's words.
     pub warnings: Vec<String>,

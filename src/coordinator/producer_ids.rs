@@ -12,13 +12,23 @@ use std::path::{Path, PathBuf};
 const BLOCK_SIZE: i64 = 1000;
 const FILE_NAME: &str = "strom-producer-id-block";
 
+/// Why the durable producer-id block could not be read or reserved.
 #[derive(Debug, thiserror::Error)]
 pub enum ProducerIdError {
+    /// The block file exists but cannot be read or parsed.
     #[error("Error while reading producer id block {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    Read {
+        /// The block file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reserving the next block failed: no id from it may be handed out.
     #[error("Error while writing producer id block {path}: {source}")]
     Write {
+        /// The block file.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
 }

@@ -39,15 +39,19 @@ use std::sync::Arc;
 pub struct ConnectionInfo {
     /// Name of the listener the client connected to (e.g. `PLAINTEXT`).
     pub listener: String,
+    /// The client's address (recorded as a group member's host, logged on errors).
     pub peer: SocketAddr,
     /// The host and port clients should use to reach this broker on this listener.
     pub advertised_host: String,
+    /// The port that goes with `advertised_host`.
     pub advertised_port: i32,
 }
 
 /// One decoded request frame.
 pub struct Request {
+    /// The request header (API key and version, correlation id, client id).
     pub header: RequestHeader,
+    /// The API, already resolved from the header's key.
     pub api_key: ApiKey,
     /// The request body, after the header.
     pub body: Bytes,
@@ -57,7 +61,9 @@ pub struct Request {
 pub enum Reply {
     /// A response body, encoded at `version` (normally the request's version).
     Response {
+        /// The response.
         body: Box<ResponseKind>,
+        /// The version to encode it at.
         version: i16,
     },
     /// acks=0 produce: Kafka sends nothing back.
@@ -69,7 +75,10 @@ pub enum Reply {
 
 /// A handler's result: answered now, or a future that answers later.
 pub enum Handled {
+    /// Answered while handling (most requests).
     Now(Reply),
+    /// Answered when the future resolves (fetch long-polls, group joins), while the
+    /// connection goes on reading.
     Later(BoxFuture<'static, Reply>),
 }
 

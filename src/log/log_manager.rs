@@ -40,8 +40,11 @@ pub struct LogDirDescription {
 
 /// All partition logs of the broker.
 pub struct LogManager {
+    /// `log.dirs`: where partition directories live; new ones go to the least loaded dir.
     log_dirs: Vec<PathBuf>,
+    /// Every partition log, by partition.
     logs: RwLock<BTreeMap<TopicPartition, Arc<UnifiedLog>>>,
+    /// Serialises creation so two callers never create one partition's directory twice.
     create_lock: Mutex<()>,
 }
 

@@ -16,8 +16,11 @@ const CATALOG_FILE: &str = "strom-topics.json";
 /// One topic as the controller knows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicInfo {
+    /// The topic's name.
     pub name: String,
+    /// Its topic id (KIP-516), fixed at creation; `partition.metadata` holds it too.
     pub id: Uuid,
+    /// Number of partitions.
     pub partitions: i32,
     /// Topic-level configuration overrides exactly as the user gave them.
     pub overrides: BTreeMap<String, String>,
@@ -25,22 +28,41 @@ pub struct TopicInfo {
     pub config: LogConfig,
 }
 
+/// Why the catalog could not be read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    /// The file could not be read.
     #[error("Error while reading topic catalog {path}: {source}")]
     Read {
+        /// The catalog file.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// The file is not a catalog this broker wrote.
     #[error("Topic catalog {path} is corrupt: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The catalog file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A change could not be made durable; it did not happen.
     #[error("Error while writing topic catalog {path}: {source}")]
     Write {
+        /// The catalog file.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// A stored topic config is no longer valid.
     #[error("Invalid configuration of topic {topic}: {source}")]
-    Config { topic: String, source: ConfigError },
+    Config {
+        /// The topic.
+        topic: String,
+        /// What is wrong.
+        source: ConfigError,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -122,10 +144,12 @@ impl TopicCatalog {
         &self.broker_defaults
     }
 
+    /// The topic named `name`, if it exists.
     pub fn get(&self, name: &str) -> Option<Arc<TopicInfo>> {
         self.topics.read().by_name.get(name).cloned()
     }
 
+    /// The topic with id `id`, if it exists.
     pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<TopicInfo>> {
         self.topics.read().by_id.get(id).cloned()
     }

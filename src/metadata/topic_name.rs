@@ -3,17 +3,21 @@
 /// Why a topic name was rejected, worded as Kafka's `InvalidTopicException`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTopicName {
+    /// The empty string.
     #[error("Topic name is illegal, it can't be empty")]
     Empty,
+    /// `.` or `..`, which would name a directory's self or parent.
     #[error("Topic name cannot be \".\" or \"..\"")]
     Dots,
     #[error(
         "Topic name is illegal, it can't be longer than {MAX_NAME_LENGTH} characters, topic name: {0}"
     )]
+    /// Longer than a partition directory name allows.
     TooLong(String),
     #[error(
         "Topic name \"{0}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
     )]
+    /// A character outside `[a-zA-Z0-9._-]`.
     IllegalCharacter(String),
 }
 

@@ -22,13 +22,19 @@ const WRITE_BATCH: usize = 256 * 1024;
 
 /// A reply slot in request order.
 struct Pending {
+    /// Echoed in the response header, so the client matches reply to request.
     correlation_id: i32,
+    /// The request's API: its response header version depends on it.
     api_key: ApiKey,
+    /// The reply, ready or on its way.
     reply: PendingReply,
 }
 
+/// A reply that is ready, or the task that will produce it (a long-poll, a group join).
 enum PendingReply {
+    /// Ready to write.
     Now(Reply),
+    /// Written when the task finishes; replies behind it wait, keeping request order.
     Later(JoinHandle<Reply>),
 }
 

@@ -25,17 +25,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// A listener's address is taken or not ours.
     #[error("Socket server failed to bind to {address}: {source}")]
     Bind {
+        /// The `host:port` of the listener.
         address: String,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// The topic catalog could not be loaded.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The logs could not be loaded (or flushed at shutdown).
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// Every listener is a controller listener.
     #[error(
         "No listener to serve clients on: every listener in 'listeners' is a controller listener"
     )]

@@ -11,8 +11,9 @@ pub struct GroupConfig {
     /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group
     /// waits for more members (extended by each newcomer, up to the rebalance timeout).
     pub initial_rebalance_delay_ms: i64,
-    /// `group.min.session.timeout.ms` / `group.max.session.timeout.ms`.
+    /// `group.min.session.timeout.ms`: shorter session timeouts get INVALID_SESSION_TIMEOUT.
     pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`: longer session timeouts get INVALID_SESSION_TIMEOUT.
     pub max_session_timeout_ms: i32,
     /// `group.max.size` (classic groups).
     pub max_size: usize,

@@ -42,7 +42,10 @@ use uuid::Uuid;
 /// Who sent a request, as the coordinator records members.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
+    /// The request's API version: some rules (MEMBER_ID_REQUIRED, static membership) depend
+    /// on it.
     pub api_version: i16,
+    /// The client's `client.id`, recorded with the member and shown by DescribeGroups.
     pub client_id: String,
     /// Kafka records the client address as `/<ip>`.
     pub client_host: String,
@@ -50,7 +53,9 @@ pub struct RequestContext {
 
 /// An answer now, or one that arrives when the group gets there.
 pub enum Answer<T> {
+    /// Answered at once.
     Now(T),
+    /// Answered when the group gets there (end of the join phase, the leader's assignment).
     Later(oneshot::Receiver<T>),
 }
 
@@ -58,6 +63,7 @@ pub enum Answer<T> {
 pub trait TopicLookup {
     /// The id and partition count of an existing topic.
     fn lookup(&self, name: &str) -> Option<(Uuid, i32)>;
+    /// The name of the topic with id `id`, if it exists.
     fn name_of(&self, id: &Uuid) -> Option<String>;
     /// Every topic a regex subscription may match (internal topics excluded).
     fn names(&self) -> Vec<String>;
@@ -106,6 +112,9 @@ pub struct GroupCoordinator {
 }
 
 impl GroupCoordinator {
+    /// A coordinator with no partitions yet: it serves once `__consumer_offsets` is attached
+    /// ([`GroupCoordinator::attach_existing`] at start-up, [`GroupCoordinator::ensure_active`]
+    /// at the first FindCoordinator).
     pub fn new(node_id: i32, config: GroupConfig) -> GroupCoordinator {
         GroupCoordinator {
             node_id,

@@ -12,9 +12,13 @@ use tracing::{debug, info};
 /// One committed offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedOffset {
+    /// The next offset the group will consume.
     pub offset: i64,
+    /// The leader epoch of the last consumed record (-1 when unknown), for KIP-320 fencing.
     pub leader_epoch: i32,
+    /// The client's metadata string, returned as given.
     pub metadata: String,
+    /// When the commit was made (broker clock); offsets expire relative to it.
     pub commit_timestamp_ms: i64,
     /// Set by OffsetCommit v2-v4 with an explicit retention time.
     pub expire_timestamp_ms: Option<i64>,

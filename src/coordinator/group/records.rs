@@ -26,12 +26,21 @@ pub const MAX_STRING_LEN: usize = i16::MAX as usize;
 /// Why a stored record could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
+    /// The bytes end before the schema does.
     #[error("record ends early")]
     Truncated,
+    /// A string field is not UTF-8.
     #[error("record holds invalid UTF-8")]
     InvalidUtf8,
+    /// A key or value version this broker cannot read.
     #[error("unknown {what} version {version}")]
-    UnknownVersion { what: &'static str, version: i16 },
+    UnknownVersion {
+        /// Which schema (`offset commit value`, `group metadata value`...).
+        what: &'static str,
+        /// The version found.
+        version: i16,
+    },
+    /// A record with a value but no key (every coordinator record has one).
     #[error("a record of type {0} has no key")]
     MissingKey(&'static str),
 }
@@ -39,10 +48,13 @@ pub enum RecordError {
 /// One committed offset as stored (`OffsetCommitValue`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffsetValue {
+    /// The committed offset.
     pub offset: i64,
     /// -1 when the client did not say.
     pub leader_epoch: i32,
+    /// The client's metadata string.
     pub metadata: String,
+    /// When the commit was made (broker clock, ms).
     pub commit_timestamp: i64,
     /// Only set by OffsetCommit v2-v4 with an explicit retention time (stored as value v1).
     pub expire_timestamp: Option<i64>,
@@ -51,25 +63,38 @@ pub struct OffsetValue {
 /// One member of a classic group as stored (`GroupMetadataValue.MemberMetadata`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberValue {
+    /// The member id the coordinator gave.
     pub member_id: String,
+    /// `group.instance.id` of a static member.
     pub group_instance_id: Option<String>,
+    /// The client's `client.id`.
     pub client_id: String,
+    /// The client's address, `/<ip>`.
     pub client_host: String,
+    /// How long a rebalance waits for this member to rejoin.
     pub rebalance_timeout_ms: i32,
+    /// How long the member may go without a heartbeat.
     pub session_timeout_ms: i32,
     /// The member's metadata for the group's selected protocol.
     pub subscription: Bytes,
+    /// The partitions the leader assigned it (opaque to the coordinator).
     pub assignment: Bytes,
 }
 
 /// A classic group's state as stored (`GroupMetadataValue`, written at version 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupValue {
+    /// `consumer`, `connect`...: what the members speak.
     pub protocol_type: String,
+    /// The generation the record was written in.
     pub generation: i32,
+    /// The protocol (assignor) chosen for this generation.
     pub protocol: Option<String>,
+    /// The leader's member id.
     pub leader: Option<String>,
+    /// When the group last changed state (ms; -1 when not recorded).
     pub current_state_timestamp: i64,
+    /// The members of this generation.
     pub members: Vec<MemberValue>,
 }
 
@@ -78,20 +103,34 @@ pub struct GroupValue {
 pub enum GroupRecord {
     /// A committed offset, or its removal (`value: None`).
     Offset {
+        /// The group.
         group: String,
+        /// The topic.
         topic: String,
+        /// The partition.
         partition: i32,
+        /// The offset, or `None` for a tombstone.
         value: Option<OffsetValue>,
     },
     /// A classic group's metadata, or the group's removal (`value: None`).
     Group {
+        /// The group.
         group: String,
+        /// Its state, or `None` for a tombstone.
         value: Option<GroupValue>,
     },
     /// A KIP-848 consumer group's epoch (`ConsumerGroupMetadataValue`), or its removal.
-    ConsumerGroup { group: String, epoch: Option<i32> },
+    ConsumerGroup {
+        /// The group.
+        group: String,
+        /// Its epoch, or `None` for a tombstone.
+        epoch: Option<i32>,
+    },
     /// A record type Strom does not keep (KIP-848 member records, share groups...).
-    Other { record_type: i16 },
+    Other {
+        /// The key's record type.
+        record_type: i16,
+    },
 }
 
 /// The key of a committed offset.

@@ -1,6 +1,7 @@
 //! One `__consumer_offsets` partition and the groups that hash to it: Kafka's coordinator
 //! shard. Everything about a group (membership, offsets, timers, its records) happens under the
-//! shard's lock, so the in-memory state and the log always change in the same order.
+//! shard's lock, one operation at a time per partition; an operation writes its records before
+//! it answers, so records reach the log in the order the operations ran.
 
 use super::classic::ClassicGroup;
 use super::config::GroupConfig;
@@ -186,15 +187,22 @@ impl Ctx<'_> {
 
 /// The state of one `__consumer_offsets` partition.
 pub struct Shard {
+    /// The `__consumer_offsets` partition this shard owns.
     pub partition: i32,
+    /// Loading, serving, or unavailable.
     pub status: ShardStatus,
+    /// The coordinator's settings, shared by every shard.
     pub config: Arc<GroupConfig>,
+    /// The partition's log: every change is appended here before it is acknowledged.
     pub log: Arc<UnifiedLog>,
+    /// The groups that hash to this partition, by id.
     pub groups: HashMap<String, Group>,
+    /// Session, join, sync and retention deadlines, fired by the shard's timer task.
     pub timers: Timers<TimerKey>,
 }
 
 impl Shard {
+    /// A shard for `partition`, loading until its records are read back.
     pub fn new(partition: i32, config: Arc<GroupConfig>, log: Arc<UnifiedLog>) -> Shard {
         Shard {
             partition,

@@ -57,21 +57,34 @@ pub struct ReadProgress {
 }
 
 struct SegmentState {
+    /// `.index`: offset → file position, one entry per `index.interval.bytes`.
     offset_index: OffsetIndex,
+    /// `.timeindex`: timestamp → offset, for ListOffsets by time and time-based retention.
     time_index: TimeIndex,
+    /// Bytes appended since the last index entry, against `index.interval.bytes`.
     bytes_since_last_index_entry: usize,
+    /// Largest batch timestamp in the segment (retention by time compares it).
     max_timestamp: i64,
+    /// Offset of the batch holding `max_timestamp` (ListOffsets MAX_TIMESTAMP, KIP-734).
     offset_of_max_timestamp: i64,
+    /// The first batch's max timestamp: `segment.ms` rolls relative to it, as Kafka's
+    /// `rollingBasedTimestamp`.
     rolling_based_timestamp: Option<i64>,
+    /// When the segment was created or opened: the `segment.ms` clock for an empty segment.
     created_ms: i64,
 }
 
 /// One segment of a partition log.
 pub struct LogSegment {
+    /// Offset of the segment's first batch, its file name.
     base_offset: i64,
+    /// The `.log` file's path, for errors and deletion.
     log_path: PathBuf,
+    /// The `.log` file, written at `size` and read at positions below it.
     file: File,
+    /// Bytes of whole, indexed batches; readers never look past it.
     size: AtomicU64,
+    /// The indexes and the timestamps that go with them, changed only by the appender.
     state: RwLock<SegmentState>,
     /// Aborted transactions whose ABORT marker is in this segment (`.txnindex`).
     txn_index: TransactionIndex,

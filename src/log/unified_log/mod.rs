@@ -2,8 +2,8 @@
 //! and the idempotent producer state.
 //!
 //! Concurrency: appends (and rolls, retention) serialize on one mutex; reads take a snapshot
-//! of the segment list under a read lock and then read files with positioned reads, so
-//! fetches never wait for the append path. The log end offset is published (release) only
+//! of the segment list under a read lock and then map the committed bytes of the segments they
+//! need, so fetches never wait for the append path. The log end offset is published (release) only
 //! after a batch is fully written and indexed.
 
 mod append;
@@ -35,21 +35,37 @@ use crate::config::LogConfig;
 
 /// One partition's log.
 pub struct UnifiedLog {
+    /// The partition, for log messages and checkpoint entries.
     tp: TopicPartition,
+    /// The partition directory (`<topic>-<partition>`) holding the segments.
     dir: PathBuf,
+    /// The topic id written in `partition.metadata`, checked against the catalog at load.
     topic_id: Uuid,
+    /// The topic's effective log settings; replaced when its configuration changes.
     config: RwLock<LogConfig>,
+    /// Segments by base offset. Readers clone the `Arc`s they need and drop the lock, so a
+    /// segment deleted by retention stays readable until its last reader is done.
     segments: RwLock<BTreeMap<i64, Arc<LogSegment>>>,
+    /// Idempotent producer state. Its mutex is also the append lock: appends, rolls and
+    /// retention serialize on it, which keeps offsets and sequence checks consistent.
     producers: Mutex<ProducerStateManager>,
+    /// Next offset to assign; published (release) only after a batch is written and indexed,
+    /// so a reader that sees it can read everything below it.
     log_end_offset: AtomicI64,
     /// First offset of the oldest open transaction, `i64::MAX` when none. Stored before the
     /// log end offset is published, so a reader that loads the log end offset first never
     /// sees an LSO past an open transaction.
     first_unstable_offset: AtomicI64,
+    /// First offset still in the log (moves with retention).
     log_start_offset: AtomicI64,
+    /// Everything below this offset is fsynced; recovery after a crash starts here. Shared
+    /// with the flush threads started at a roll, which advance it when they finish.
     recovery_point: Arc<AtomicI64>,
+    /// Messages appended since the last flush, for `flush.messages`.
     unflushed_messages: AtomicI64,
+    /// When the log was last flushed, for `flush.ms`.
     last_flush_ms: AtomicI64,
+    /// Wakes fetch long-polls waiting for data when an append publishes new offsets.
     notify: Notify,
 }
 
