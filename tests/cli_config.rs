@@ -62,11 +62,9 @@ fn an_invalid_value_exits_2_naming_file_line_key_and_value() {
     );
 }
 
-/// Under `brew services` the broker runs with `--log-dir var/log/kafka` and stderr going to a
-/// file launchd opened: a bad config edit is one ERROR line in each of server.log and that
-/// stderr file (and, on macOS, the unified log at error level), never more.
-#[test]
-fn with_a_log_dir_a_bad_config_is_one_error_line_in_server_log_and_on_stderr() {
+/// A config with an invalid value in a fresh directory, and the `strom server --config CFG
+/// --log-dir DIR/logs` command for it (stderr left to the caller).
+fn bad_config_with_log_dir() -> (tempfile::TempDir, Command) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("server.properties");
     std::fs::write(
@@ -74,20 +72,28 @@ fn with_a_log_dir_a_bad_config_is_one_error_line_in_server_log_and_on_stderr() {
         format!("{}log.retention.hours=abc\n", base_config(dir.path())),
     )
     .unwrap();
-    let logs = dir.path().join("logs");
-    let out = Command::new(env!("CARGO_BIN_EXE_strom"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strom"));
+    command
         .args(["server", "--config"])
         .arg(&cfg)
         .arg("--log-dir")
-        .arg(&logs)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
+        .arg(dir.path().join("logs"))
+        .env_remove("RUST_LOG");
+    (dir, command)
+}
+
+/// Under `brew services` the broker runs with `--log-dir var/log/kafka` and stderr going to a
+/// file launchd opened: a bad config edit is one ERROR line in each of server.log and that
+/// stderr file (and, on macOS, the unified log at error level), never more.
+#[test]
+fn with_a_log_dir_a_bad_config_is_one_error_line_in_server_log_and_on_stderr() {
+    let (dir, mut command) = bad_config_with_log_dir();
+    let out = command.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("] ERROR Invalid value abc"), "{stderr}");
-    let server_log = std::fs::read_to_string(logs.join("server.log")).unwrap();
+    let server_log = std::fs::read_to_string(dir.path().join("logs/server.log")).unwrap();
     assert_eq!(
         server_log.matches("Invalid value abc").count(),
         1,
@@ -100,24 +106,8 @@ fn with_a_log_dir_a_bad_config_is_one_error_line_in_server_log_and_on_stderr() {
 #[test]
 fn an_oversized_appending_stderr_file_is_emptied_at_start() {
     use std::fs::OpenOptions;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("server.properties");
-    std::fs::write(
-        &cfg,
-        format!("{}log.retention.hours=abc\n", base_config(dir.path())),
-    )
-    .unwrap();
-    let logs = dir.path().join("logs");
-    let run = |stderr: std::fs::File| {
-        Command::new(env!("CARGO_BIN_EXE_strom"))
-            .args(["server", "--config"])
-            .arg(&cfg)
-            .arg("--log-dir")
-            .arg(&logs)
-            .stderr(stderr)
-            .status()
-            .unwrap()
-    };
+    let (dir, mut command) = bad_config_with_log_dir();
+    let mut run = |stderr: std::fs::File| command.stderr(stderr).status().unwrap();
     let big = vec![b'x'; 11 * 1024 * 1024];
     let path = dir.path().join("stderr.log");
     std::fs::write(&path, &big).unwrap();
@@ -129,7 +119,7 @@ fn an_oversized_appending_stderr_file_is_emptied_at_start() {
         "{}",
         text.len()
     );
-    let server_log = std::fs::read_to_string(logs.join("server.log")).unwrap();
+    let server_log = std::fs::read_to_string(dir.path().join("logs/server.log")).unwrap();
     assert!(
         server_log.contains("Emptied the standard-error file"),
         "{server_log}"
