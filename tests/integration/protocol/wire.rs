@@ -388,7 +388,7 @@ fn hostile_frame(key: ApiKey, version: i16, body: &[u8], fill: u8, size: usize) 
 fn hostile_100_mib_frames_keep_memory_bounded() {
     #[cfg(not(target_os = "linux"))]
     {
-        println!("SKIP: reads VmHWM/VmPeak from /proc, Linux only");
+        crate::common::require::skip("reads VmHWM/VmPeak from /proc, Linux only");
     }
     #[cfg(target_os = "linux")]
     {
