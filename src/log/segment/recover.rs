@@ -28,6 +28,7 @@ impl LogSegment {
         let mut position = 0u64;
         let mut next_offset = None;
         let mut buf = Vec::new();
+        let mut index_failed = false;
         while let Some(header) = self.read_header(position)? {
             let size = header.size();
             if size < RECORD_BATCH_OVERHEAD || position + size as u64 > file_len {
@@ -51,7 +52,16 @@ impl LogSegment {
             if position == 0 {
                 state.rolling_based_timestamp = Some(header.max_timestamp);
             }
-            index_batch(&mut state, &header, position, index_interval_bytes);
+            if let Err(e) = index_batch(&mut state, &header, position, index_interval_bytes) {
+                // The index only speeds up lookups: without the entry a lookup scans further.
+                if !index_failed {
+                    tracing::warn!(
+                        "Could not write an index entry while recovering {}: {e}",
+                        self.log_path.display()
+                    );
+                }
+                index_failed = true;
+            }
             next_offset = Some(header.last_offset() + 1);
             position += size as u64;
         }
