@@ -88,6 +88,10 @@ fn lookup(
         .with_offset(-1)
         .with_timestamp(-1)
         .with_leader_epoch(-1);
+    let failed = |e: crate::log::LogError| none.clone().with_error_code(e.error_code());
+    if let Err(e) = log.check_online() {
+        return failed(e);
+    }
     let by_search = match timestamp {
         // With no transactions in flight the last stable offset is the high watermark.
         LATEST => return found(log.high_watermark(), -1),
@@ -104,10 +108,6 @@ fn lookup(
             .with_timestamp(r.timestamp)
             .with_leader_epoch(r.leader_epoch),
         Ok(None) => none,
-        Err(e) => base
-            .with_error_code(e.error_code())
-            .with_offset(-1)
-            .with_timestamp(-1)
-            .with_leader_epoch(-1),
+        Err(e) => failed(e),
     }
 }

@@ -167,6 +167,15 @@ impl LogError {
         )
     }
 
+    /// The same failure as one that could not be undone (a failed fsync: its effect on the
+    /// page cache is unknown).
+    pub(crate) fn into_inconsistent(self) -> LogError {
+        match self {
+            LogError::Io { path, source } => LogError::Inconsistent { path, source },
+            other => other,
+        }
+    }
+
     /// Wraps an I/O error with the path it happened on.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> LogError {
         LogError::Io {

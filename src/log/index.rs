@@ -18,13 +18,12 @@
 //! active one, which is what the open-file limit is checked against at start-up.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
 use super::error::LogError;
-use crate::base::fsync::fsync_file;
+use crate::base::fs;
 
 /// A growable array of fixed-size big-endian entries in a file, read through a mapping.
 pub struct MmapIndex {
@@ -90,7 +89,7 @@ impl MmapIndex {
         };
         // Unmap before shrinking: a mapped page past the end of the file would fault.
         self.mmap = None;
-        let resized = file.set_len(len_bytes as u64);
+        let resized = fs::set_len(&file, len_bytes as u64, &self.path);
         // Map whatever length the file has now, so the index stays readable even if the
         // resize failed.
         let mapped = self.map(&file);
@@ -148,8 +147,7 @@ impl MmapIndex {
             return Ok(false);
         };
         let at = (self.entries * self.entry_size) as u64;
-        file.write_all_at(entry, at)
-            .map_err(|e| LogError::io(&self.path, e))?;
+        fs::write_all_at(file, entry, at, &self.path).map_err(|e| LogError::io(&self.path, e))?;
         self.entries += 1;
         Ok(true)
     }
@@ -200,7 +198,7 @@ impl MmapIndex {
                 Err(e) => return Err(LogError::io(&self.path, e)),
             },
         };
-        fsync_file(file).map_err(|e| LogError::io(&self.path, e))
+        fs::sync_file(file, &self.path).map_err(|e| LogError::io(&self.path, e))
     }
 
     /// The index file's path.

@@ -12,6 +12,8 @@ pub mod checkpoint;
 pub mod compression;
 mod crc;
 mod error;
+#[cfg(test)]
+mod fault_tests;
 mod index;
 mod log_manager;
 mod offset_index;
@@ -31,7 +33,7 @@ pub use batch::{
 };
 pub use crc::{crc32c, crc32c_reference};
 pub use error::LogError;
-pub use log_manager::{LogDirDescription, LogManager};
+pub use log_manager::{DetachedLog, LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
 pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};
 pub use segment::LogSegment;

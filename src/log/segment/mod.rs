@@ -7,7 +7,6 @@
 
 use crate::base::clock::now_ms;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
@@ -21,7 +20,7 @@ use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
-use crate::base::fsync::fsync_file;
+use crate::base::fs;
 use crate::config::LogConfig;
 
 /// Suffix of segment data files.
@@ -104,16 +103,24 @@ impl LogSegment {
             .truncate(true)
             .open(&log_path)
             .map_err(|e| LogError::io(&log_path, e))?;
-        let offset_index = OffsetIndex::open(
-            &dir.join(file_name(base_offset, INDEX_SUFFIX)),
-            base_offset,
-            Some(index_bytes),
-        )?;
-        let time_index = TimeIndex::open(
-            &dir.join(file_name(base_offset, TIME_INDEX_SUFFIX)),
-            base_offset,
-            Some(index_bytes),
-        )?;
+        let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
+        let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
+        let indexes = OffsetIndex::open(&index_path, base_offset, Some(index_bytes)).and_then(
+            |offset_index| {
+                TimeIndex::open(&time_index_path, base_offset, Some(index_bytes))
+                    .map(|time_index| (offset_index, time_index))
+            },
+        );
+        let (offset_index, time_index) = match indexes {
+            Ok(indexes) => indexes,
+            Err(e) => {
+                // Leave no half-created segment for start-up to find.
+                for path in [&log_path, &index_path, &time_index_path] {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(e);
+            }
+        };
         Ok(LogSegment {
             base_offset,
             log_path,
@@ -222,7 +229,7 @@ impl LogSegment {
     /// committed size. Only if that cut fails too is the error [`LogError::Inconsistent`].
     pub fn append(&self, records: &[u8], index_interval_bytes: usize) -> Result<(), LogError> {
         let position = self.size();
-        if let Err(e) = self.file.write_all_at(records, position) {
+        if let Err(e) = fs::write_all_at(&self.file, records, position, &self.log_path) {
             return Err(self.undo_write(position, e));
         }
         let mut state = self.state.write();
@@ -259,7 +266,7 @@ impl LogSegment {
 
     /// Cuts the file back to `position` after a failed append; the error to report.
     fn undo_write(&self, position: u64, cause: std::io::Error) -> LogError {
-        match self.file.set_len(position) {
+        match fs::set_len(&self.file, position, &self.log_path) {
             Ok(()) => LogError::io(&self.log_path, cause),
             Err(undo) => {
                 tracing::error!(
@@ -313,7 +320,7 @@ impl LogSegment {
 
     /// Forces the `.log` file and both indexes to disk.
     pub fn flush(&self) -> Result<(), LogError> {
-        fsync_file(&self.file).map_err(|e| LogError::io(&self.log_path, e))?;
+        fs::sync_file(&self.file, &self.log_path).map_err(|e| LogError::io(&self.log_path, e))?;
         let state = self.state.read();
         state.offset_index.flush()?;
         state.time_index.flush()
@@ -402,6 +409,7 @@ mod tests {
     use crate::log::TopicPartition;
     use crate::log::batch::test_support::batch;
     use crate::log::batch::{assign_offsets, validate_produce_batches};
+    use std::os::unix::fs::FileExt;
 
     /// Appends `n` batches of `per` records each, offsets from `base`.
     pub(crate) fn fill(seg: &LogSegment, base: i64, n: usize, per: usize, interval: usize) -> i64 {

@@ -21,6 +21,7 @@ impl UnifiedLog {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<FetchDataInfo, LogError> {
+        self.check_online()?;
         let high_watermark = self.high_watermark();
         let log_start_offset = self.log_start_offset();
         if offset < log_start_offset || offset > high_watermark {
@@ -73,6 +74,7 @@ impl UnifiedLog {
         &self,
         target: i64,
     ) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.check_online()?;
         let start = self.log_start_offset();
         for segment in self.segments_from(start) {
             if segment.max_timestamp_and_offset().0 < target {
@@ -97,6 +99,7 @@ impl UnifiedLog {
     /// ListOffsets `MAX_TIMESTAMP` (-3): the first record carrying the largest timestamp in the
     /// log. `None` for a log without records.
     pub fn max_timestamp_and_offset(&self) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.check_online()?;
         let segments = self.segments_from(self.log_start_offset());
         let mut best: Option<(i64, i64, &LogSegment)> = None;
         for segment in &segments {
