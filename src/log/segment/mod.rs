@@ -20,6 +20,7 @@ use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
+use super::txn_index::TransactionIndex;
 use crate::base::fs;
 use crate::config::LogConfig;
 
@@ -84,6 +85,8 @@ pub struct LogSegment {
     size: AtomicU64,
     /// The indexes and the timestamps that go with them, changed only by the appender.
     state: RwLock<SegmentState>,
+    /// Aborted transactions whose ABORT marker is in this segment (`.txnindex`).
+    txn_index: TransactionIndex,
 }
 
 impl LogSegment {
@@ -105,13 +108,18 @@ impl LogSegment {
             .map_err(|e| LogError::io(&log_path, e))?;
         let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
         let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
+        let txn_index_path = TransactionIndex::path_for(dir, base_offset);
         let indexes = OffsetIndex::open(&index_path, base_offset, Some(index_bytes)).and_then(
             |offset_index| {
-                TimeIndex::open(&time_index_path, base_offset, Some(index_bytes))
-                    .map(|time_index| (offset_index, time_index))
+                let time_index = TimeIndex::open(&time_index_path, base_offset, Some(index_bytes))?;
+                // A new segment has no aborted transactions: drop a leftover index of the same
+                // name.
+                let txn_index = TransactionIndex::open(&txn_index_path, base_offset)?;
+                txn_index.delete_file()?;
+                Ok((offset_index, time_index, txn_index))
             },
         );
-        let (offset_index, time_index) = match indexes {
+        let (offset_index, time_index, txn_index) = match indexes {
             Ok(indexes) => indexes,
             Err(e) => {
                 // Leave no half-created segment for start-up to find.
@@ -125,6 +133,7 @@ impl LogSegment {
             base_offset,
             log_path,
             file,
+            txn_index,
             size: AtomicU64::new(0),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -161,13 +170,16 @@ impl LogSegment {
         let missing = !index_path.exists() || !time_index_path.exists();
         let offset_index = OffsetIndex::open(&index_path, base_offset, index_capacity)?;
         let time_index = TimeIndex::open(&time_index_path, base_offset, index_capacity)?;
-        let insane = !offset_index.is_sane() || !time_index.is_sane();
+        let txn_index =
+            TransactionIndex::open(&TransactionIndex::path_for(dir, base_offset), base_offset)?;
+        let insane = !offset_index.is_sane() || !time_index.is_sane() || !txn_index.is_sane();
         let (max_timestamp, offset_of_max_timestamp) =
             time_index.last_entry().unwrap_or((-1, base_offset));
         let segment = LogSegment {
             base_offset,
             log_path,
             file,
+            txn_index,
             size: AtomicU64::new(size),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -199,6 +211,11 @@ impl LogSegment {
     /// Path of the `.log` file.
     pub fn log_path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// The segment's aborted transaction index (`.txnindex`).
+    pub fn txn_index(&self) -> &TransactionIndex {
+        &self.txn_index
     }
 
     /// Largest batch max timestamp and the last offset of that batch, `(-1, base)` if none.
@@ -318,12 +335,13 @@ impl LogSegment {
         state.time_index.trim()
     }
 
-    /// Forces the `.log` file and both indexes to disk.
+    /// Forces the `.log` file and its indexes to disk.
     pub fn flush(&self) -> Result<(), LogError> {
         fs::sync_file(&self.file, &self.log_path).map_err(|e| LogError::io(&self.log_path, e))?;
         let state = self.state.read();
         state.offset_index.flush()?;
-        state.time_index.flush()
+        state.time_index.flush()?;
+        self.txn_index.flush()
     }
 
     /// Removes the segment's files. Readers holding the segment keep working on the open
@@ -341,7 +359,7 @@ impl LogSegment {
                 Err(e) => return Err(LogError::io(path, e)),
             }
         }
-        Ok(())
+        self.txn_index.delete_file()
     }
 }
 
