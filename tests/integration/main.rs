@@ -14,6 +14,7 @@
 mod common;
 
 mod cli;
+mod faults;
 mod groups;
 mod interop;
 mod packaging;
