@@ -650,6 +650,7 @@ impl TransactionCoordinator {
         }
         prepared.txn_last_update_timestamp = now;
         persist(s, &prepared)?;
+        crash_point("after-prepare");
         let id = prepared.transactional_id.clone();
         s.txns.insert(id, prepared.clone());
         self.complete(s, prepared, commit)
@@ -681,7 +682,8 @@ impl TransactionCoordinator {
             {
                 Ok(info) => {
                     self.listener
-                        .on_marker(tp, prepared.producer_id, commit, info.first_offset)
+                        .on_marker(tp, prepared.producer_id, commit, info.first_offset);
+                    crash_point("after-first-marker");
                 }
                 Err(e) if matches!(e.error_code(), 47 | 52) => {
                     // A newer producer epoch or coordinator already decided this partition.
@@ -879,6 +881,18 @@ impl TransactionCoordinator {
                 .cloned()
                 .ok_or(ResponseError::TransactionalIdNotFound)
         })
+    }
+}
+
+/// Crash-safety tests stop the process at a named point of ending a transaction, as a
+/// `kill -9` there would: `STROM_FAULT_TXN_CRASH=after-prepare` (the Prepare state is
+/// written, no marker) or `after-first-marker` (one partition has its marker).
+fn crash_point(name: &str) {
+    static POINT: OnceLock<Option<String>> = OnceLock::new();
+    let point = POINT.get_or_init(|| std::env::var("STROM_FAULT_TXN_CRASH").ok());
+    if point.as_deref() == Some(name) {
+        error!("STROM_FAULT_TXN_CRASH={name}: stopping the process now");
+        std::process::abort();
     }
 }
 
