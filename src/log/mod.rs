@@ -13,6 +13,8 @@ pub mod compression;
 pub mod control;
 mod crc;
 mod error;
+#[cfg(test)]
+mod fault_tests;
 mod index;
 mod log_manager;
 mod offset_index;
@@ -33,7 +35,7 @@ pub use batch::{
 };
 pub use crc::{crc32c, crc32c_reference};
 pub use error::LogError;
-pub use log_manager::{LogDirDescription, LogManager};
+pub use log_manager::{DetachedLog, LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
 pub use producer_state::{BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager};
 pub use segment::LogSegment;
