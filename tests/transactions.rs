@@ -318,7 +318,7 @@ fn crash_and_recover(crash: Crash) {
             0,
         );
         let t = d.transaction_states.first()?;
-        (t.transaction_state.as_str() == expected_state).then(|| t.producer_epoch)
+        (t.transaction_state.as_str() == expected_state).then_some(t.producer_epoch)
     });
     assert!(
         ended.is_some(),
