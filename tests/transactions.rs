@@ -421,3 +421,40 @@ fn java_client_exactly_once() {
     );
     assert_eq!(stdout.matches("OK ").count(), 4, "{stdout}");
 }
+
+/// confluent-kafka (librdkafka): transactional producer with send_offsets_to_transaction and
+/// aborts, read_committed and read_uncommitted consumers (tests/python/txn_clients.py).
+#[test]
+fn python_confluent_kafka_transactions() {
+    let python = std::env::var_os("STROM_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/.venv/bin/python")
+        });
+    let has_client = std::process::Command::new(&python)
+        .args(["-c", "import confluent_kafka"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_client {
+        eprintln!(
+            "SKIP python_confluent_kafka_transactions: no confluent-kafka at {} (scripts/install-clients.sh installs it)",
+            python.display()
+        );
+        return;
+    }
+    let b = TestBroker::start();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/txn_clients.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(b.bootstrap())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "txn_clients.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("ok: ").count(), 4, "{stdout}");
+}
