@@ -21,3 +21,4 @@ mod packaging;
 mod produce_fetch;
 mod protocol;
 mod storage;
+mod transactions;
