@@ -326,14 +326,14 @@ pub fn run(s: &mut Session) {
         &produce(None, 0, txn_batch(p.kafka.0, p.kafka.1, 0, 2)),
         &produce(None, 0, txn_batch(p.strom.0, p.strom.1, 0, 2)),
         9,
-        |r| clear_produce_messages(r),
+        clear_produce_messages,
     );
     s.step_each(
         "txn.produce_not_added",
         &produce(Some(TXN), 1, txn_batch(p.kafka.0, p.kafka.1, 0, 2)),
         &produce(Some(TXN), 1, txn_batch(p.strom.0, p.strom.1, 0, 2)),
         9,
-        |r| clear_produce_messages(r),
+        clear_produce_messages,
     );
     // The transaction: partition 0 added, 3 records written.
     both(s, "txn.add_ok", &|x| add(TXN, x, &[(TOPIC, 0)]), 3);
