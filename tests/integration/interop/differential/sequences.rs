@@ -429,13 +429,25 @@ fn join(protocols: bool, version: i16) -> JoinGroupRequest {
 
 fn groups(s: &mut Session) {
     // Kafka creates __consumer_offsets on the first lookup and answers
-    // COORDINATOR_NOT_AVAILABLE until it is ready; wait for both to settle first.
+    // COORDINATOR_NOT_AVAILABLE until it is ready, then COORDINATOR_LOAD_IN_PROGRESS while it
+    // loads the partition (long enough to see on a busy machine); wait for both to settle first.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (k, st) = s.send(&find_coordinator("g1", 3), 3);
-        let ready =
+        let found =
             |r: &Option<FindCoordinatorResponse>| r.as_ref().is_some_and(|r| r.error_code == 0);
-        if ready(&k) && ready(&st) || Instant::now() > deadline {
+        let (kf, sf) = s.send(&offset_fetch("ready-probe"), 7);
+        let loaded = |r: &Option<OffsetFetchResponse>| {
+            r.as_ref().is_some_and(|r| {
+                r.error_code == 0
+                    && r.topics
+                        .iter()
+                        .flat_map(|t| &t.partitions)
+                        .all(|p| p.error_code == 0)
+            })
+        };
+        let ready = found(&k) && found(&st) && loaded(&kf) && loaded(&sf);
+        if ready || Instant::now() > deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
