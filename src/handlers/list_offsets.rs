@@ -77,11 +77,11 @@ fn lookup(
     timestamp: i64,
     base: ListOffsetsPartitionResponse,
 ) -> ListOffsetsPartitionResponse {
-    let found = |offset: i64, ts: i64| {
+    let found = |offset: i64, ts: i64, epoch: i32| {
         base.clone()
             .with_offset(offset)
             .with_timestamp(ts)
-            .with_leader_epoch(0)
+            .with_leader_epoch(epoch)
     };
     let none = base
         .clone()
@@ -90,8 +90,8 @@ fn lookup(
         .with_leader_epoch(-1);
     let by_search = match timestamp {
         // With no transactions in flight the last stable offset is the high watermark.
-        LATEST => return found(log.high_watermark(), -1),
-        EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1),
+        LATEST => return found(log.high_watermark(), -1, log.leader_epoch()),
+        EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1, 0),
         // Without tiered storage nothing is pending upload.
         EARLIEST_PENDING_UPLOAD => return none,
         MAX_TIMESTAMP => log.max_timestamp_and_offset(),

@@ -85,6 +85,7 @@ impl UnifiedLog {
             let stored_max = assign_offsets(
                 bytes,
                 next_offset,
+                self.leader_epoch(),
                 log_append_time,
                 batch.records_max_timestamp,
             );
