@@ -362,3 +362,69 @@ fn a_failed_topic_creation_leaves_nothing_behind() {
     assert_eq!(partition_dirs(&data, "wide").len(), 64);
     assert!(b.stop().success());
 }
+
+/// Every file under `dir` with its bytes, for byte-for-byte comparisons.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// Issue #10 item 11: a second `strom server` on the same data (e.g. `brew services` plus a
+/// manual start) used to only warn about the pid file and then run log recovery on the first
+/// broker's files. Now it stops at Kafka's `.lock` with Kafka's message, exits non-zero and
+/// changes nothing.
+#[test]
+fn a_second_broker_on_the_same_data_exits_and_changes_nothing() {
+    let b = TestBroker::start();
+    let mut c = RawClient::connect(b.port);
+    assert_eq!(create_topic(&mut c, "mine", 2, &[]).error_code, 0);
+    for offset in 0..5 {
+        assert_eq!(try_produce(&mut c, "mine", 3), Some((0, offset * 3)));
+    }
+    let before = snapshot(&b.data_dir());
+    // The same configuration: the same data, listeners on another free port.
+    let mut second = Command::new(env!("CARGO_BIN_EXE_strom"))
+        .arg("server")
+        .arg("--config")
+        .arg(b.config_path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn a second broker");
+    let exited = wait_for(Duration::from_secs(30), || second.try_wait().ok().flatten());
+    let Some(status) = exited else {
+        let _ = second.kill();
+        let _ = second.wait();
+        panic!("a second broker on the same data kept running");
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = second.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    assert!(!status.success(), "second broker exit status {status:?}");
+    assert!(
+        stderr.contains("Failed to acquire lock on file .lock in"),
+        "no clear message: {stderr}"
+    );
+    let after = snapshot(&b.data_dir());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "files appeared or vanished"
+    );
+    for (path, bytes) in &before {
+        assert!(after[path] == *bytes, "{} changed", path.display());
+    }
+    assert_eq!(try_produce(&mut c, "mine", 1), Some((0, 15)), "first broker unharmed");
+}
