@@ -90,7 +90,8 @@ mod tests {
             // Open-file-description locks conflict within one process too.
             let err = lock_dirs([b.as_path(), a.as_path()]).expect_err("a is locked");
             assert!(
-                err.to_string().contains("Failed to acquire lock on file .lock in"),
+                err.to_string()
+                    .contains("Failed to acquire lock on file .lock in"),
                 "{err}"
             );
             drop(first);
