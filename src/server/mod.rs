@@ -77,7 +77,8 @@ impl Broker {
         let limit = rlimit::raise_open_file_limit();
         let (partitions, segments) = LogManager::count_on_disk(&config.log_dirs);
         rlimit::check_open_files(limit, &config.log_dirs, partitions, segments)?;
-        let catalog = TopicCatalog::load(&config.metadata_log_dir, config.log.clone())?;
+        let catalog =
+            TopicCatalog::load(&config.metadata_log_dir, config.node_id, config.log.clone())?;
         let threads = config.num_recovery_threads_per_data_dir.max(1) as usize;
         let logs = {
             let lookup = |topic: &str| {
@@ -96,13 +97,18 @@ impl Broker {
                     topic: t.name.clone(),
                     partition: p,
                 };
-                if logs.get(&tp).is_none() {
-                    logs.get_or_create(&tp, t.id, t.config.clone())?;
-                }
+                let log = match logs.get(&tp) {
+                    Some(log) => log,
+                    None => logs.get_or_create(&tp, t.id, t.config.clone())?,
+                };
+                log.set_leader_epoch(t.leader_epoch(p));
             }
         }
-        let producer_ids = Arc::new(ProducerIdManager::open(&config.metadata_log_dir)?);
         let catalog = Arc::new(catalog);
+        let producer_ids = Arc::new(ProducerIdManager::open(
+            catalog.clone(),
+            &config.metadata_log_dir,
+        )?);
         let logs = Arc::new(logs);
         let topic_admin = TopicAdmin::new(
             catalog.clone(),
