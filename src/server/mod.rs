@@ -5,6 +5,7 @@ mod background;
 mod connection;
 mod frame;
 mod listen;
+pub mod rlimit;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
@@ -44,6 +45,9 @@ pub enum ServerError {
     /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// The open-file limit is too low for the logs on disk.
+    #[error(transparent)]
+    OpenFiles(#[from] rlimit::TooFewOpenFiles),
     /// Every listener is a controller listener.
     #[error(
         "No listener to serve clients on: every listener in 'listeners' is a controller listener"
@@ -70,6 +74,9 @@ impl Broker {
     /// from formatted storage (`meta.properties`).
     pub async fn start(config: KafkaConfig, cluster_id: String) -> Result<Broker, ServerError> {
         let config = Arc::new(config);
+        let limit = rlimit::raise_open_file_limit();
+        let (partitions, segments) = LogManager::count_on_disk(&config.log_dirs);
+        rlimit::check_open_files(limit, &config.log_dirs, partitions, segments)?;
         let catalog =
             TopicCatalog::load(&config.metadata_log_dir, config.node_id, config.log.clone())?;
         // Dynamic broker configs recorded in the metadata log take precedence over the file.
