@@ -8,13 +8,14 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::{UnifiedLog, index_bytes};
-use crate::base::fsync::fsync_dir;
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
 use crate::log::batch::{assign_offsets, check_create_time, validate_produce_batches};
+use crate::log::control::{EndTxnMarker, encode_end_txn_marker};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
 use crate::log::segment::LogSegment;
+use crate::log::txn_index::AbortedTxn;
 
 impl UnifiedLog {
     /// Validates `records` (one partition's produce payload: one or more v2 batches), answers
@@ -26,6 +27,7 @@ impl UnifiedLog {
         mut records: BytesMut,
         now_ms: i64,
     ) -> Result<LogAppendInfo, LogError> {
+        self.check_online()?;
         let config = self.config();
         let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
         let batches = validate_produce_batches(&records, max_message_bytes, &self.tp)?;
@@ -104,22 +106,27 @@ impl UnifiedLog {
         if segment.size() > 0
             && segment.should_roll(&config, records.len(), max_timestamp, last_offset, now_ms)
         {
-            segment = self.roll(&mut producers, first_offset, &config, now_ms)?;
+            segment =
+                self.durability
+                    .note(self.roll(&mut producers, first_offset, &config, now_ms))?;
         }
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
-        segment.append(&records, interval)?;
-        producers.apply(pending);
-        self.log_end_offset.store(next_offset, Ordering::Release);
-        drop(producers);
-
+        self.durability.note(segment.append(&records, interval))?;
         let appended = next_offset - first_offset;
         let unflushed = self
             .unflushed_messages
             .fetch_add(appended, Ordering::AcqRel)
             + appended;
         if unflushed >= config.flush_messages {
-            self.flush()?;
+            // Before publishing, as Kafka flushes under its append lock: a client told
+            // KAFKA_STORAGE_ERROR because the flush failed never finds the records readable.
+            self.flush_through(next_offset)?;
         }
+        producers.apply(pending);
+        self.publish_first_unstable(&producers);
+        self.log_end_offset.store(next_offset, Ordering::Release);
+        drop(producers);
+
         self.notify.notify_waiters();
         Ok(LogAppendInfo {
             first_offset,
@@ -131,9 +138,75 @@ impl UnifiedLog {
         })
     }
 
+    /// Writes a transaction marker for `producer_id` (the transaction coordinator's
+    /// WriteTxnMarkers): a COMMIT or ABORT control batch, as Kafka's `appendAsLeader` with
+    /// origin COORDINATOR. The producer's open transaction in this partition (if any) ends;
+    /// an aborted one is added to the active segment's `.txnindex` before the last stable
+    /// offset moves past it. Fails with INVALID_PRODUCER_EPOCH for an older producer epoch and
+    /// TRANSACTION_COORDINATOR_FENCED for an older coordinator epoch.
+    pub fn append_txn_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: EndTxnMarker,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo, LogError> {
+        self.check_online()?;
+        let config = self.config();
+        let records = encode_end_txn_marker(producer_id, producer_epoch, marker, now_ms);
+        let mut producers = self.producers.lock();
+        let offset = self.log_end_offset();
+        producers.check_marker(producer_id, producer_epoch, &marker, offset)?;
+        let mut records = BytesMut::from(&records[..]);
+        assign_offsets(&mut records, offset, None, Some(now_ms));
+        let mut segment = self.active_segment();
+        if segment.size() > 0 && segment.should_roll(&config, records.len(), now_ms, offset, now_ms)
+        {
+            segment = self
+                .durability
+                .note(self.roll(&mut producers, offset, &config, now_ms))?;
+        }
+        let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
+        self.durability.note(segment.append(&records, interval))?;
+        let unflushed = self.unflushed_messages.fetch_add(1, Ordering::AcqRel) + 1;
+        if unflushed >= config.flush_messages {
+            // Before publishing, as for data batches.
+            self.flush_through(offset + 1)?;
+        }
+        if let Some((txn, lso)) =
+            producers.apply_marker(producer_id, producer_epoch, &marker, offset, now_ms)
+            && txn.is_aborted
+        {
+            // The marker is in the segment and the producer state moved on: a failed index
+            // write cannot be undone (Kafka recovers the index with the log dir).
+            let indexed = segment.txn_index().append(AbortedTxn {
+                producer_id,
+                first_offset: txn.first_offset,
+                last_offset: txn.last_offset,
+                last_stable_offset: lso,
+            });
+            self.durability
+                .note(indexed.map_err(LogError::into_inconsistent))?;
+        }
+        self.publish_first_unstable(&producers);
+        self.log_end_offset.store(offset + 1, Ordering::Release);
+        let log_start_offset = self.log_start_offset();
+        drop(producers);
+        self.notify.notify_waiters();
+        Ok(LogAppendInfo {
+            first_offset: offset,
+            last_offset: offset,
+            log_append_time: -1,
+            log_start_offset,
+            record_count: 1,
+            duplicate: false,
+        })
+    }
+
     /// Starts a new active segment at `new_base`: the old one gets its final time index entry
-    /// and trimmed indexes, producer state is snapshotted at the new base, and the old segment
-    /// is fsynced in the background, after which the recovery point moves past it.
+    /// and trimmed indexes, producer state is snapshotted at the new base, and the background
+    /// flusher fsyncs every segment below the new base, after which the recovery point moves
+    /// there. A roll that fails leaves the old segment active.
     fn roll(
         &self,
         producers: &mut ProducerStateManager,
@@ -143,42 +216,41 @@ impl UnifiedLog {
     ) -> Result<Arc<LogSegment>, LogError> {
         let started = Instant::now();
         let old = self.active_segment();
-        old.on_become_inactive()?;
         let segment = Arc::new(LogSegment::create(
             &self.dir,
             new_base,
             index_bytes(config),
             now_ms,
         )?);
+        if let Err(e) = old.on_become_inactive() {
+            if let Err(undo) = segment.delete_files() {
+                tracing::warn!("Could not remove the segment of a failed roll: {undo}");
+            }
+            return Err(e);
+        }
         self.segments.write().insert(new_base, Arc::clone(&segment));
-        producers.take_snapshot(new_base, false)?;
         tracing::info!(
             "[LocalLog partition={}, dir={}] Rolled new log segment at offset {new_base} in {} ms.",
             self.tp,
             self.parent_dir_display(),
             started.elapsed().as_millis()
         );
-        let recovery_point = Arc::clone(&self.recovery_point);
-        let dir = self.dir.clone();
-        let tp = self.tp.clone();
-        let flushed = std::thread::Builder::new()
-            .name(format!("flush-log-{tp}"))
-            .spawn(move || {
-                let result = old
-                    .flush()
-                    .and_then(|()| fsync_dir(&dir).map_err(|e| LogError::io(&dir, e)));
-                match result {
-                    Ok(()) => {
-                        recovery_point.fetch_max(new_base, Ordering::AcqRel);
-                    }
-                    Err(e) => tracing::error!(
-                        "Error while flushing log for {tp} in dir {}: {e}",
-                        dir.display()
-                    ),
-                }
-            });
-        if let Err(e) = flushed {
-            tracing::warn!("Could not start the background flush of {}: {e}", self.tp);
+        let unsynced: Vec<Arc<LogSegment>> = self
+            .segments_from(self.recovery_point())
+            .into_iter()
+            .filter(|s| s.base_offset() < new_base)
+            .collect();
+        self.durability.flush_in_background(unsynced, new_base);
+        // The new segment is in place: a snapshot that cannot be written only means a longer
+        // producer-state rebuild after a crash.
+        if let Err(e) = self
+            .durability
+            .note(producers.take_snapshot(new_base, false))
+        {
+            tracing::warn!(
+                "[LocalLog partition={}] Could not write the producer snapshot at {new_base}: {e}",
+                self.tp
+            );
         }
         Ok(segment)
     }

@@ -7,11 +7,18 @@
 //! after a batch is fully written and indexed.
 
 mod append;
+mod durability;
 mod load;
 mod read;
 mod retention;
+#[cfg(test)]
+mod txn_tests;
 
 pub use load::LoadHints;
+
+use durability::Durability;
+#[cfg(test)]
+pub(crate) use durability::wait_for_flusher;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +34,7 @@ use super::error::LogError;
 use super::partition_metadata;
 use super::producer_state::ProducerStateManager;
 use super::segment::LogSegment;
+use super::txn_index::AbortedTxn;
 use crate::base::fsync::fsync_dir;
 use crate::config::LogConfig;
 
@@ -49,11 +57,15 @@ pub struct UnifiedLog {
     /// Next offset to assign; published (release) only after a batch is written and indexed,
     /// so a reader that sees it can read everything below it.
     log_end_offset: AtomicI64,
+    /// First offset of the oldest open transaction, `i64::MAX` when none. Stored before the
+    /// log end offset is published, so a reader that loads the log end offset first never
+    /// sees an LSO past an open transaction.
+    first_unstable_offset: AtomicI64,
     /// First offset still in the log (moves with retention).
     log_start_offset: AtomicI64,
-    /// Everything below this offset is fsynced; recovery after a crash starts here. Shared
-    /// with the flush threads started at a roll, which advance it when they finish.
-    recovery_point: Arc<AtomicI64>,
+    /// The recovery point and the log's health after I/O errors, shared with the background
+    /// flusher.
+    durability: Arc<Durability>,
     /// Messages appended since the last flush, for `flush.messages`.
     unflushed_messages: AtomicI64,
     /// When the log was last flushed, for `flush.ms`.
@@ -95,6 +107,8 @@ impl UnifiedLog {
         log_end_offset: i64,
         now_ms: i64,
     ) -> UnifiedLog {
+        let durability = Arc::new(Durability::new(tp.clone(), dir, log_end_offset));
+        let first_unstable = producers.first_unstable_offset().unwrap_or(i64::MAX);
         UnifiedLog {
             tp,
             dir: dir.to_path_buf(),
@@ -103,8 +117,9 @@ impl UnifiedLog {
             segments: RwLock::new(segments),
             producers: Mutex::new(producers),
             log_end_offset: AtomicI64::new(log_end_offset),
+            first_unstable_offset: AtomicI64::new(first_unstable),
             log_start_offset: AtomicI64::new(log_start_offset),
-            recovery_point: Arc::new(AtomicI64::new(log_end_offset)),
+            durability,
             unflushed_messages: AtomicI64::new(0),
             last_flush_ms: AtomicI64::new(now_ms),
             notify: Notify::new(),
@@ -151,9 +166,78 @@ impl UnifiedLog {
         self.log_end_offset()
     }
 
+    /// The last stable offset (Kafka's LSO): below it every transaction is decided, so
+    /// `read_committed` consumers read up to here. The high watermark unless a transaction
+    /// is open, then the first offset of the oldest open one.
+    pub fn last_stable_offset(&self) -> i64 {
+        let high_watermark = self.high_watermark();
+        let first_unstable = self.first_unstable_offset.load(Ordering::Acquire);
+        high_watermark.min(first_unstable)
+    }
+
+    /// First offset of the oldest open transaction, if any (the cleaner cleans only below
+    /// it, as Kafka's `firstUnstableOffset`).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        let first = self.first_unstable_offset.load(Ordering::Acquire);
+        (first != i64::MAX).then_some(first)
+    }
+
+    /// Whether `producer_id` has an open transaction in this partition.
+    pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
+        self.producers
+            .lock()
+            .entry(producer_id)
+            .is_some_and(|e| e.current_txn_first_offset.is_some())
+    }
+
+    /// Every producer's state, for DescribeProducers.
+    pub fn producer_states(&self) -> Vec<(i64, super::ProducerStateEntry)> {
+        self.producers
+            .lock()
+            .entries()
+            .map(|(pid, e)| (pid, e.clone()))
+            .collect()
+    }
+
+    /// Forgets producers idle for `producer.id.expiration.ms` with no open transaction, as
+    /// Kafka's periodic producer expiration. Returns how many were removed.
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers
+            .lock()
+            .remove_expired_producers(now_ms, expiration_ms)
+    }
+
+    /// The aborted transactions with data in `[start_offset, upper_bound_offset)`, from the
+    /// transaction indexes of the segment holding `start_offset` and later ones, as Kafka's
+    /// `collectAbortedTransactions` (fetch and the cleaner use it).
+    pub fn collect_aborted_transactions(
+        &self,
+        start_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Vec<AbortedTxn> {
+        let mut out = Vec::new();
+        for segment in self.segments_from(start_offset) {
+            let found = segment
+                .txn_index()
+                .collect_aborted_txns(start_offset, upper_bound_offset);
+            out.extend(found.aborted);
+            if found.complete {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Publishes the first unstable offset from the producer state (before the log end
+    /// offset moves).
+    fn publish_first_unstable(&self, producers: &ProducerStateManager) {
+        let first = producers.first_unstable_offset().unwrap_or(i64::MAX);
+        self.first_unstable_offset.store(first, Ordering::Release);
+    }
+
     /// Offset below which all data is known to be on disk; recovery starts here.
     pub fn recovery_point(&self) -> i64 {
-        self.recovery_point.load(Ordering::Acquire)
+        self.durability.recovery_point()
     }
 
     /// Bytes in all segment files.
@@ -176,16 +260,32 @@ impl UnifiedLog {
         &self.notify
     }
 
+    /// Whether any operation on this log's files failed since it was opened; its log dir is
+    /// then not marked clean at shutdown.
+    pub fn saw_io_error(&self) -> bool {
+        self.durability.saw_io_error()
+    }
+
+    /// Whether the log is offline after an I/O error it could not undo.
+    pub fn is_offline(&self) -> bool {
+        self.durability.is_offline()
+    }
+
+    /// `Err(Offline)` (KAFKA_STORAGE_ERROR) once the log is offline.
+    pub fn check_online(&self) -> Result<(), LogError> {
+        self.durability.check_online()
+    }
+
     /// Forces everything appended so far to disk (F_FULLFSYNC on macOS) and advances the
-    /// recovery point to the log end offset.
+    /// recovery point to the log end offset. A failed fsync takes the log offline.
     pub fn flush(&self) -> Result<(), LogError> {
-        let end = self.log_end_offset();
-        let recovery_point = self.recovery_point();
-        for segment in self.segments_from(recovery_point) {
-            segment.flush()?;
-        }
-        fsync_dir(&self.dir).map_err(|e| LogError::io(&self.dir, e))?;
-        self.recovery_point.fetch_max(end, Ordering::AcqRel);
+        self.flush_through(self.log_end_offset())
+    }
+
+    /// Forces everything below `end` to disk and moves the recovery point there.
+    fn flush_through(&self, end: i64) -> Result<(), LogError> {
+        let segments = self.segments_from(self.recovery_point());
+        self.durability.flush_up_to(&segments, end)?;
         self.unflushed_messages.store(0, Ordering::Release);
         Ok(())
     }
@@ -194,7 +294,9 @@ impl UnifiedLog {
     pub fn flush_if_due(&self, now_ms: i64) -> Result<(), LogError> {
         let flush_ms = self.config.read().flush_ms;
         let last = self.last_flush_ms.load(Ordering::Acquire);
-        if self.recovery_point() < self.log_end_offset() && now_ms.saturating_sub(last) >= flush_ms
+        if !self.is_offline()
+            && self.recovery_point() < self.log_end_offset()
+            && now_ms.saturating_sub(last) >= flush_ms
         {
             self.flush()?;
             self.last_flush_ms.store(now_ms, Ordering::Release);
@@ -203,12 +305,16 @@ impl UnifiedLog {
     }
 
     /// Clean close: flush, trim the active segment's indexes, and snapshot producer state at
-    /// the log end offset so the next start-up needs no scan.
+    /// the log end offset so the next start-up needs no scan. An offline log is left as it
+    /// is for start-up recovery.
     pub fn close(&self) -> Result<(), LogError> {
         let mut producers = self.producers.lock();
         self.flush()?;
-        self.active_segment().on_become_inactive()?;
-        producers.take_snapshot(self.log_end_offset(), true)
+        let closed = self
+            .active_segment()
+            .on_become_inactive()
+            .and_then(|()| producers.take_snapshot(self.log_end_offset(), true));
+        self.durability.note(closed)
     }
 
     /// Producer state for one producer id (tests and DescribeProducers).
