@@ -71,6 +71,17 @@ pub fn reader<'a>(codec: u8, data: &'a [u8]) -> Result<Box<dyn BufRead + 'a>, De
     })
 }
 
+/// At most the first `limit` expanded bytes of `data`, for readers that only look at the
+/// start of a batch (its first record).
+pub fn expand_start(codec: u8, data: &[u8], limit: u64) -> Result<Vec<u8>, DecompressError> {
+    let mut out = Vec::new();
+    reader(codec, data)?
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| invalid("records", e))?;
+    Ok(out)
+}
+
 /// Whether an LZ4 frame at the front of `data` runs to its end mark, as far as its block sizes
 /// chain (anything else is left to the decoder). lz4_flex takes a frame cut at a block
 /// boundary for a complete one; Kafka's decoder refuses it, and so must Strom.

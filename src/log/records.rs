@@ -16,6 +16,22 @@ pub struct RecordSummary {
     pub timestamp_delta: i64,
 }
 
+/// Reads a zigzag varint (Kafka's `ByteUtils.readVarint`) at `*pos`, advancing it.
+pub fn read_varint(buf: &[u8], pos: &mut usize) -> Option<i32> {
+    let mut r = RecordReader::new(buf.get(*pos..)?);
+    let value = r.varint().ok()?;
+    *pos = buf.len() - r.body.len();
+    Some(value)
+}
+
+/// Reads a zigzag varlong (Kafka's `ByteUtils.readVarlong`) at `*pos`, advancing it.
+pub fn read_varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let mut r = RecordReader::new(buf.get(*pos..)?);
+    let value = r.varlong().ok()?;
+    *pos = buf.len() - r.body.len();
+    Some(value)
+}
+
 /// The error for a record that does not parse, in Kafka's words.
 const INVALID_RECORD: &str = "Found invalid record structure";
 
@@ -56,10 +72,7 @@ pub fn walk_records(
     count: i32,
     mut visit: impl FnMut(RecordSummary),
 ) -> Result<(), WalkError> {
-    let mut r = RecordReader {
-        body,
-        left: usize::MAX,
-    };
+    let mut r = RecordReader::new(body);
     for _ in 0..count {
         r.left = usize::MAX;
         let length = r.varint()?;
@@ -107,6 +120,13 @@ struct RecordReader<R> {
 }
 
 impl<R: BufRead> RecordReader<R> {
+    fn new(body: R) -> RecordReader<R> {
+        RecordReader {
+            body,
+            left: usize::MAX,
+        }
+    }
+
     fn byte(&mut self) -> Result<u8, WalkError> {
         if self.left == 0 {
             return Err(INVALID_RECORD.into());
@@ -219,28 +239,14 @@ mod tests {
         ] {
             let mut buf = Vec::new();
             put_varlong(&mut buf, v);
-            let mut r = RecordReader {
-                body: &buf[..],
-                left: usize::MAX,
-            };
-            assert_eq!(r.varint(), Ok(v as i32));
-            assert!(r.body.is_empty());
+            let mut pos = 0;
+            assert_eq!(read_varint(&buf, &mut pos), Some(v as i32));
+            assert_eq!(pos, buf.len());
         }
         let mut buf = Vec::new();
         put_varlong(&mut buf, i64::MIN);
-        assert_eq!(
-            RecordReader {
-                body: &buf[..],
-                left: usize::MAX
-            }
-            .varlong(),
-            Ok(i64::MIN)
-        );
-        let mut r = RecordReader {
-            body: &[0x80u8, 0x80][..],
-            left: usize::MAX,
-        };
-        assert!(r.varint().is_err());
+        assert_eq!(read_varlong(&buf, &mut 0), Some(i64::MIN));
+        assert_eq!(read_varint(&[0x80, 0x80], &mut 0), None);
     }
 
     #[test]
