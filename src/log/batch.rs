@@ -202,10 +202,37 @@ pub fn validate_produce_batches(
     max_message_bytes: usize,
     tp: &TopicPartition,
 ) -> Result<Vec<ValidatedBatch>, LogError> {
+    validate_batches(buf, max_message_bytes, tp, AppendOrigin::Client)
+}
+
+/// Who appends: Kafka's `AppendOrigin`. Coordinators write their own transactional batches
+/// (transactional offset commits) without sequence numbers, and only their producer epoch is
+/// checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's Produce request: every rule applies.
+    Client,
+    /// A coordinator writing to its internal topic.
+    Coordinator,
+}
+
+/// [`validate_produce_batches`] for an append from `origin`.
+pub(crate) fn validate_batches(
+    buf: &[u8],
+    max_message_bytes: usize,
+    tp: &TopicPartition,
+    origin: AppendOrigin,
+) -> Result<Vec<ValidatedBatch>, LogError> {
     let mut batches = Vec::with_capacity(1);
     let mut pos = 0usize;
     while pos < buf.len() || batches.is_empty() {
-        batches.push(validate_one(&buf[pos..], pos, max_message_bytes, tp)?);
+        batches.push(validate_one(
+            &buf[pos..],
+            pos,
+            max_message_bytes,
+            tp,
+            origin,
+        )?);
         pos += batches[batches.len() - 1].header.size();
     }
     Ok(batches)
@@ -216,6 +243,7 @@ fn validate_one(
     position: usize,
     max_message_bytes: usize,
     tp: &TopicPartition,
+    origin: AppendOrigin,
 ) -> Result<ValidatedBatch, LogError> {
     if buf.len() <= MAGIC_OFFSET {
         return Err(LogError::InvalidRecord(format!(
@@ -272,7 +300,7 @@ fn validate_one(
             header.crc
         )));
     }
-    validate_header_rules(&header, tp)?;
+    validate_header_rules(&header, tp, origin)?;
     // Every record is walked, through a bounded decompressing stream for compressed batches
     // (Kafka's LogValidator iterates the records of both kinds).
     let records = compression::reader(header.compression(), &batch[RECORD_BATCH_OVERHEAD..])
@@ -300,7 +328,11 @@ fn records_error(e: WalkError, tp: &TopicPartition) -> LogError {
 }
 
 /// Kafka's `LogValidator.validateBatch` rules that only need the header.
-fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<(), LogError> {
+fn validate_header_rules(
+    header: &BatchHeader,
+    tp: &TopicPartition,
+    origin: AppendOrigin,
+) -> Result<(), LogError> {
     if header.last_offset_delta < 0 {
         return Err(LogError::InvalidRecord(format!(
             "Batch has an invalid offset range: [{}, {}] in append to {tp}",
@@ -338,7 +370,7 @@ fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<()
             "Transactional record batch without a producer id in append to {tp}"
         )));
     }
-    if header.producer_id >= 0 && header.base_sequence < 0 {
+    if header.producer_id >= 0 && header.base_sequence < 0 && origin == AppendOrigin::Client {
         return Err(LogError::InvalidRecord(format!(
             "Invalid sequence number {} in record batch with producerId {}",
             header.base_sequence, header.producer_id

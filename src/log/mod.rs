@@ -30,7 +30,7 @@ mod unified_log;
 use std::fmt;
 
 pub use batch::{
-    BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, ValidatedBatch, assign_offsets,
+    AppendOrigin, BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, ValidatedBatch, assign_offsets,
     check_stored_batch, validate_produce_batches,
 };
 pub use crc::{crc32c, crc32c_reference};

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use super::{UnifiedLog, index_bytes};
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
-use crate::log::batch::{assign_offsets, check_create_time, validate_produce_batches};
+use crate::log::batch::{AppendOrigin, assign_offsets, check_create_time, validate_batches};
 use crate::log::control::{EndTxnMarker, encode_end_txn_marker};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
@@ -24,13 +24,33 @@ impl UnifiedLog {
     /// (in the page cache when this returns), flushes per `flush.messages`, and wakes fetchers.
     pub fn append_as_leader(
         &self,
+        records: BytesMut,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo, LogError> {
+        self.append(records, now_ms, AppendOrigin::Client)
+    }
+
+    /// A coordinator's append to its internal topic (Kafka's origin COORDINATOR): batches
+    /// may carry a producer id without sequence numbers (transactional offset commits), are
+    /// never taken for duplicates, and only their producer epoch is checked.
+    pub fn append_as_coordinator(
+        &self,
+        records: BytesMut,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo, LogError> {
+        self.append(records, now_ms, AppendOrigin::Coordinator)
+    }
+
+    fn append(
+        &self,
         mut records: BytesMut,
         now_ms: i64,
+        origin: AppendOrigin,
     ) -> Result<LogAppendInfo, LogError> {
         self.check_online()?;
         let config = self.config();
         let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
-        let batches = validate_produce_batches(&records, max_message_bytes, &self.tp)?;
+        let batches = validate_batches(&records, max_message_bytes, &self.tp, origin)?;
         let segment_bytes = usize::try_from(config.segment_bytes).unwrap_or(0);
         if records.len() > segment_bytes {
             return Err(LogError::RecordListTooLarge {
@@ -57,7 +77,7 @@ impl UnifiedLog {
 
         let mut producers = self.producers.lock();
         let log_start_offset = self.log_start_offset();
-        for batch in &batches {
+        for batch in batches.iter().filter(|_| origin == AppendOrigin::Client) {
             if let Some(dup) = producers.find_duplicate(&batch.header) {
                 return Ok(LogAppendInfo {
                     first_offset: dup.first_offset,
@@ -81,7 +101,7 @@ impl UnifiedLog {
         for batch in &batches {
             let header = batch.header;
             if header.producer_id >= 0 {
-                producers.check_sequence(&header, next_offset, &pending)?;
+                producers.check_sequence(&header, next_offset, &pending, origin)?;
             }
             let bytes = &mut records[batch.position..batch.position + header.size()];
             let stored_max = assign_offsets(
