@@ -116,7 +116,7 @@ fn validate_and_store(mut payload: Vec<u8>) {
     let mut next_offset = 0i64;
     for b in batches {
         let stored = &mut payload[b.position..b.position + b.header.size()];
-        assign_offsets(stored, next_offset, None, b.records_max_timestamp);
+        assign_offsets(stored, next_offset, 0, None, b.records_max_timestamp);
         let header = check_stored_batch(stored)
             .unwrap_or_else(|e| panic!("an accepted batch does not read back: {e}"));
         assert_eq!(header.base_offset, next_offset);
