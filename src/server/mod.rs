@@ -7,6 +7,7 @@ mod connection;
 /// the framing and header parsing every connection uses.
 pub mod frame;
 mod listen;
+pub mod rlimit;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
@@ -46,6 +47,9 @@ pub enum ServerError {
     /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// The open-file limit is too low for the logs on disk.
+    #[error(transparent)]
+    OpenFiles(#[from] rlimit::TooFewOpenFiles),
     /// Every listener is a controller listener.
     #[error(
         "No listener to serve clients on: every listener in 'listeners' is a controller listener"
@@ -72,6 +76,9 @@ impl Broker {
     /// from formatted storage (`meta.properties`).
     pub async fn start(config: KafkaConfig, cluster_id: String) -> Result<Broker, ServerError> {
         let config = Arc::new(config);
+        let limit = rlimit::raise_open_file_limit();
+        let (partitions, segments) = LogManager::count_on_disk(&config.log_dirs);
+        rlimit::check_open_files(limit, &config.log_dirs, partitions, segments)?;
         let catalog =
             TopicCatalog::load(&config.metadata_log_dir, config.node_id, config.log.clone())?;
         let threads = config.num_recovery_threads_per_data_dir.max(1) as usize;
