@@ -16,6 +16,7 @@ mod error;
 #[cfg(test)]
 mod fault_tests;
 mod index;
+mod leader_epoch;
 mod log_manager;
 mod offset_index;
 mod partition_metadata;

@@ -371,6 +371,22 @@ impl TopicCatalog {
         Ok(start)
     }
 
+    /// Appends FeatureLevelRecords and applies them to the finalized levels.
+    pub(super) fn append_feature_levels(
+        &self,
+        records: &[MetadataRecord],
+        now: i64,
+    ) -> Result<(), CatalogError> {
+        let mut log = self.log.lock();
+        log.append(records, now)?;
+        let mut image = self.image.write();
+        let mut topics = BTreeMap::new();
+        for r in records {
+            replay(&mut image, &mut topics, r);
+        }
+        Ok(())
+    }
+
     /// The metadata log's Raft epoch (led by this node) and its end offset, for
     /// DescribeQuorum.
     pub fn quorum_position(&self) -> (i32, i64) {
