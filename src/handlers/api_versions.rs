@@ -39,8 +39,5 @@ pub fn handle(req: &Request) -> Handled {
     // Features stay empty (their defaults), so no tagged fields are emitted: librdkafka 2.0
     // (Debian's kcat) rejects a v3 response that carries default-valued tagged fields.
     let body = ApiVersionsResponse::default().with_api_keys(api_keys());
-    Handled::Now(Reply::Response {
-        body: Box::new(ResponseKind::ApiVersions(body)),
-        version,
-    })
+    Handled::Now(Reply::response(ResponseKind::ApiVersions(body), version))
 }

@@ -5,8 +5,7 @@
 
 use super::fetch_session::{FetchKey, PartitionState, SessionRequest};
 use super::{BrokerState, Handled, Reply, Request, decode_or_close};
-use crate::log::{LogError, TopicPartition, UnifiedLog};
-use bytes::Bytes;
+use crate::log::{FileRecords, LogError, TopicPartition, UnifiedLog};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind, TopicName};
@@ -22,7 +21,7 @@ struct PartitionResult {
     error: i16,
     high_watermark: i64,
     log_start_offset: i64,
-    records: Bytes,
+    records: FileRecords,
     last_sent: Option<(i64, i64)>,
 }
 
@@ -94,7 +93,8 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
         version,
         session,
         partitions,
-        max_bytes: request.max_bytes,
+        // Kafka: the smaller of the request's and the broker's `fetch.max.bytes`.
+        max_bytes: request.max_bytes.min(state.config.fetch_max_bytes),
         min_bytes: request.min_bytes,
         max_wait_ms: request.max_wait_ms,
     };
@@ -174,6 +174,7 @@ impl FetchPlan {
         };
         let mut topics: Vec<FetchableTopicResponse> = Vec::new();
         let mut sent = Vec::new();
+        let mut file_records = Vec::new();
         for r in results {
             let changed = r.error != 0
                 || !r.records.is_empty()
@@ -189,7 +190,10 @@ impl FetchPlan {
                 .with_last_stable_offset(r.high_watermark)
                 .with_log_start_offset(r.log_start_offset)
                 .with_aborted_transactions(None)
-                .with_records(Some(r.records));
+                .with_records(Some(r.records.bytes().clone()));
+            if !r.records.is_empty() {
+                file_records.push(r.records);
+            }
             let same_topic = topics.last().is_some_and(|t| {
                 if self.version >= 13 {
                     t.topic_id == r.key.topic_id
@@ -217,6 +221,7 @@ impl FetchPlan {
         Reply::Response {
             body: Box::new(ResponseKind::Fetch(body)),
             version: self.version,
+            records: file_records,
         }
     }
 }
@@ -233,7 +238,7 @@ fn read_partition(
         error: 0,
         high_watermark: -1,
         log_start_offset: -1,
-        records: Bytes::new(),
+        records: FileRecords::empty(),
         last_sent: ps.last_sent,
     };
     let tp = TopicPartition {

@@ -7,7 +7,6 @@ use super::{BrokerState, Handled, Reply, Request, decode_or_close};
 use crate::base::clock::now_ms;
 use crate::log::TopicPartition;
 use crate::metadata::{TopicInfo, is_internal_topic};
-use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -142,7 +141,7 @@ fn append_partition(
             )),
         );
     }
-    match log.append_as_leader(BytesMut::from(records), now) {
+    match log.append_as_leader(&records, now) {
         Ok(info) => PartitionProduceResponse::default()
             .with_index(index)
             .with_base_offset(info.first_offset)

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod compression;
 mod crc;
 mod error;
+mod file_records;
 mod index;
 mod log_manager;
 mod offset_index;
@@ -31,6 +32,7 @@ pub use batch::{
 };
 pub use crc::{crc32c, crc32c_reference};
 pub use error::LogError;
+pub use file_records::FileRecords;
 pub use log_manager::{LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
 pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};
@@ -82,10 +84,10 @@ pub struct LogAppendInfo {
 }
 
 /// What a fetch read from the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FetchDataInfo {
-    /// Zero or more whole batches, exactly as stored.
-    pub records: bytes::Bytes,
+    /// Zero or more whole batches of one segment, exactly as stored.
+    pub records: FileRecords,
     /// Offset up to which records are committed (the log end offset on a single node).
     pub high_watermark: i64,
     /// First offset still in the log.

@@ -180,7 +180,7 @@ impl Ctx<'_> {
         if buf.len() > max {
             return Err(AppendError::TooLarge { size: buf.len() });
         }
-        self.log.append_as_leader(buf, self.now_ms)?;
+        self.log.append_as_leader(&buf, self.now_ms)?;
         Ok(())
     }
 }

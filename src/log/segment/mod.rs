@@ -7,8 +7,10 @@
 
 use crate::base::clock::now_ms;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::io::IoSlice;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
@@ -19,6 +21,7 @@ mod recover;
 
 use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
+use super::file_records::SharedMapping;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
 use crate::base::fsync::fsync_file;
@@ -34,6 +37,66 @@ pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
 /// Kafka's file name for a segment file: the base offset zero-padded to 20 digits.
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
+}
+
+/// One batch as it is written: its header with the broker's fields stamped, then the rest of
+/// the batch exactly as the producer sent it.
+pub struct BatchToAppend<'a> {
+    /// The stamped header.
+    pub header: [u8; RECORD_BATCH_OVERHEAD],
+    /// Everything after the header, untouched.
+    pub rest: &'a [u8],
+}
+
+impl<'a> BatchToAppend<'a> {
+    /// Splits a whole stored-form batch (at least a header long).
+    pub fn whole(batch: &'a [u8]) -> Option<BatchToAppend<'a>> {
+        let header = batch.get(..RECORD_BATCH_OVERHEAD)?.try_into().ok()?;
+        Some(BatchToAppend {
+            header,
+            rest: &batch[RECORD_BATCH_OVERHEAD..],
+        })
+    }
+}
+
+/// Writes all of `slices` at `offset` (positioned, vectored), retrying partial writes.
+/// Returns the bytes written.
+fn write_all_vectored_at(
+    file: &File,
+    mut slices: &mut [IoSlice<'_>],
+    mut offset: u64,
+) -> std::io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    let start = offset;
+    while !slices.is_empty() {
+        // Below every platform's IOV_MAX.
+        let count = slices.len().min(512);
+        let off = libc::off_t::try_from(offset)
+            .map_err(|_| std::io::Error::other("file offset out of range"))?;
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix, the slices borrow live
+        // buffers, and the descriptor is open.
+        let n = unsafe {
+            libc::pwritev(
+                file.as_raw_fd(),
+                slices.as_ptr().cast::<libc::iovec>(),
+                count as libc::c_int,
+                off,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        offset += n as u64;
+        IoSlice::advance_slices(&mut slices, n as usize);
+    }
+    Ok(offset - start)
 }
 
 /// What recovering a segment found.
@@ -79,8 +142,11 @@ pub struct LogSegment {
     base_offset: i64,
     /// The `.log` file's path, for errors and deletion.
     log_path: PathBuf,
-    /// The `.log` file, written at `size` and read at positions below it.
-    file: File,
+    /// The `.log` file, written at `size` and read at positions below it; shared with the
+    /// fetch replies that send its bytes.
+    file: Arc<File>,
+    /// The one read-only mapping of the file that fetch replies borrow.
+    mapping: SharedMapping,
     /// Bytes of whole, indexed batches; readers never look past it.
     size: AtomicU64,
     /// The indexes and the timestamps that go with them, changed only by the appender.
@@ -117,7 +183,8 @@ impl LogSegment {
         Ok(LogSegment {
             base_offset,
             log_path,
-            file,
+            file: Arc::new(file),
+            mapping: SharedMapping::new(),
             size: AtomicU64::new(0),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -160,7 +227,8 @@ impl LogSegment {
         let segment = LogSegment {
             base_offset,
             log_path,
-            file,
+            file: Arc::new(file),
+            mapping: SharedMapping::new(),
             size: AtomicU64::new(size),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -215,29 +283,35 @@ impl LogSegment {
     }
 
     /// Appends batches whose offsets are already assigned, writing them to the file (page
-    /// cache) and indexing them every `index_interval_bytes`.
-    pub fn append(&self, records: &[u8], index_interval_bytes: usize) -> Result<(), LogError> {
+    /// cache) with one vectored write of each stamped header and its untouched rest, and
+    /// indexing them every `index_interval_bytes`.
+    pub fn append(
+        &self,
+        batches: &[BatchToAppend<'_>],
+        index_interval_bytes: usize,
+    ) -> Result<(), LogError> {
         let position = self.size();
-        self.file
-            .write_all_at(records, position)
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(batches.len() * 2);
+        for b in batches {
+            slices.push(IoSlice::new(&b.header));
+            slices.push(IoSlice::new(b.rest));
+        }
+        let written = write_all_vectored_at(&self.file, &mut slices, position)
             .map_err(|e| LogError::io(&self.log_path, e))?;
         // Publish the bytes before indexing them, so an index entry never points past what
         // readers may read.
-        self.size
-            .store(position + records.len() as u64, Ordering::Release);
+        self.size.store(position + written, Ordering::Release);
         let mut state = self.state.write();
-        let mut at = 0usize;
-        while let Some(header) = BatchHeader::parse(&records[at..]) {
+        let mut at = position;
+        for b in batches {
+            let Some(header) = BatchHeader::parse(&b.header) else {
+                continue;
+            };
             if state.rolling_based_timestamp.is_none() && position == 0 && at == 0 {
                 state.rolling_based_timestamp = Some(header.max_timestamp);
             }
-            index_batch(
-                &mut state,
-                &header,
-                position + at as u64,
-                index_interval_bytes,
-            );
-            at += header.size().max(RECORD_BATCH_OVERHEAD);
+            index_batch(&mut state, &header, at, index_interval_bytes);
+            at += (b.header.len() + b.rest.len()) as u64;
         }
         Ok(())
     }
@@ -335,6 +409,7 @@ mod tests {
     use crate::log::TopicPartition;
     use crate::log::batch::test_support::batch;
     use crate::log::batch::{assign_offsets, validate_produce_batches};
+    use std::os::unix::fs::FileExt;
 
     /// Appends `n` batches of `per` records each, offsets from `base`.
     pub(crate) fn fill(seg: &LogSegment, base: i64, n: usize, per: usize, interval: usize) -> i64 {
@@ -347,7 +422,8 @@ mod tests {
             let mut b = batch(per, 1000 + i as i64, 100);
             let v = validate_produce_batches(&b, 1 << 20, &tp).expect("valid")[0];
             assign_offsets(&mut b, next, None, v.records_max_timestamp);
-            seg.append(&b, interval).expect("append");
+            let whole = BatchToAppend::whole(&b).expect("batch");
+            seg.append(&[whole], interval).expect("append");
             next += per as i64;
         }
         next
@@ -373,29 +449,47 @@ mod tests {
     }
 
     #[test]
-    fn read_into_returns_whole_batches_and_honours_kip74() {
+    fn read_returns_whole_batches_and_honours_kip74() {
         let dir = tempfile::tempdir().expect("tempdir");
         let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
         fill(&seg, 0, 10, 1, 4096);
         let one = seg.read_header(0).expect("io").expect("header").size();
-        let mut out = Vec::new();
-        let p = seg
-            .read_into(3, one * 2 + 5, false, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!((p.bytes, out.len(), p.exhausted), (one * 2, one * 2, false));
-        assert_eq!(BatchHeader::parse(&out).expect("header").base_offset, 3);
-        out.clear();
-        let p = seg
-            .read_into(3, 10, false, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!(p.bytes, 0, "too small without min_one_batch");
-        let p = seg
-            .read_into(3, 10, true, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!(p.bytes, one, "KIP-74: first batch whole");
-        out.clear();
-        let p = seg.read_into(8, 1 << 20, false, 9, &mut out).expect("read");
-        assert_eq!(p.bytes, one, "stops at the high watermark");
+        let (r, p) = seg.read(3, one * 2 + 5, false, i64::MAX).expect("read");
+        assert_eq!((p.bytes, r.len(), p.exhausted), (one * 2, one * 2, false));
+        assert_eq!(BatchHeader::parse(&r).expect("header").base_offset, 3);
+        assert_eq!(r.position(), 3 * one as u64);
+        let mut via_file = vec![0u8; r.len()];
+        r.read_at(0, &mut via_file).expect("pread");
+        assert_eq!(&via_file[..], &r[..], "file and mapping agree");
+        let (r, p) = seg.read(3, 10, false, i64::MAX).expect("read");
+        assert_eq!(
+            (p.bytes, r.len()),
+            (0, 0),
+            "too small without min_one_batch"
+        );
+        let (r, _) = seg.read(3, 10, true, i64::MAX).expect("read");
+        assert_eq!(r.len(), one, "KIP-74: first batch whole");
+        let (r, _) = seg.read(8, 1 << 20, false, 9).expect("read");
+        assert_eq!(r.len(), one, "stops at the high watermark");
+    }
+
+    #[test]
+    fn reads_share_one_mapping_while_any_is_alive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
+        fill(&seg, 0, 4, 1, 4096);
+        let (a, _) = seg.read(0, 1 << 20, false, i64::MAX).expect("read");
+        let (b, _) = seg.read(1, 1 << 20, false, i64::MAX).expect("read");
+        let base = |r: &crate::log::FileRecords| r.as_ptr() as usize - r.position() as usize;
+        assert_eq!(base(&a), base(&b), "one mapping for both");
+        fill(&seg, 4, 4, 1, 4096);
+        let (c, _) = seg.read(5, 1 << 20, false, i64::MAX).expect("read");
+        assert_eq!(
+            base(&a),
+            base(&c),
+            "growth within the mapped step reuses it"
+        );
+        assert_eq!(BatchHeader::parse(&c).expect("header").base_offset, 5);
     }
 
     #[test]
