@@ -24,6 +24,7 @@ use super::error::LogError;
 use super::file_records::SharedMapping;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
+use super::txn_index::TransactionIndex;
 use crate::base::fsync::fsync_file;
 use crate::config::LogConfig;
 
@@ -116,6 +117,8 @@ pub struct ReadProgress {
     /// True when the read reached the end of the segment's data, so it may continue in the
     /// next segment.
     pub exhausted: bool,
+    /// The offset after the last batch read (`None` when nothing was read).
+    pub next_offset: Option<i64>,
 }
 
 struct SegmentState {
@@ -151,6 +154,8 @@ pub struct LogSegment {
     size: AtomicU64,
     /// The indexes and the timestamps that go with them, changed only by the appender.
     state: RwLock<SegmentState>,
+    /// Aborted transactions whose ABORT marker is in this segment (`.txnindex`).
+    txn_index: TransactionIndex,
 }
 
 impl LogSegment {
@@ -180,11 +185,16 @@ impl LogSegment {
             base_offset,
             Some(index_bytes),
         )?;
+        // A new segment has no aborted transactions: drop a leftover index of the same name.
+        let txn_index =
+            TransactionIndex::open(&TransactionIndex::path_for(dir, base_offset), base_offset)?;
+        txn_index.delete_file()?;
         Ok(LogSegment {
             base_offset,
             log_path,
             file: Arc::new(file),
             mapping: SharedMapping::new(),
+            txn_index,
             size: AtomicU64::new(0),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -221,7 +231,9 @@ impl LogSegment {
         let missing = !index_path.exists() || !time_index_path.exists();
         let offset_index = OffsetIndex::open(&index_path, base_offset, index_capacity)?;
         let time_index = TimeIndex::open(&time_index_path, base_offset, index_capacity)?;
-        let insane = !offset_index.is_sane() || !time_index.is_sane();
+        let txn_index =
+            TransactionIndex::open(&TransactionIndex::path_for(dir, base_offset), base_offset)?;
+        let insane = !offset_index.is_sane() || !time_index.is_sane() || !txn_index.is_sane();
         let (max_timestamp, offset_of_max_timestamp) =
             time_index.last_entry().unwrap_or((-1, base_offset));
         let segment = LogSegment {
@@ -229,6 +241,7 @@ impl LogSegment {
             log_path,
             file: Arc::new(file),
             mapping: SharedMapping::new(),
+            txn_index,
             size: AtomicU64::new(size),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -260,6 +273,11 @@ impl LogSegment {
     /// Path of the `.log` file.
     pub fn log_path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// The segment's aborted transaction index (`.txnindex`).
+    pub fn txn_index(&self) -> &TransactionIndex {
+        &self.txn_index
     }
 
     /// Largest batch max timestamp and the last offset of that batch, `(-1, base)` if none.
@@ -353,12 +371,13 @@ impl LogSegment {
         state.time_index.trim()
     }
 
-    /// Forces the `.log` file and both indexes to disk.
+    /// Forces the `.log` file and its indexes to disk.
     pub fn flush(&self) -> Result<(), LogError> {
         fsync_file(&self.file).map_err(|e| LogError::io(&self.log_path, e))?;
         let state = self.state.read();
         state.offset_index.flush()?;
-        state.time_index.flush()
+        state.time_index.flush()?;
+        self.txn_index.flush()
     }
 
     /// Removes the segment's files. Readers holding the segment keep working on the open
@@ -376,7 +395,7 @@ impl LogSegment {
                 Err(e) => return Err(LogError::io(path, e)),
             }
         }
-        Ok(())
+        self.txn_index.delete_file()
     }
 }
 

@@ -110,12 +110,14 @@ impl LogSegment {
                         ReadProgress {
                             bytes: 0,
                             exhausted,
+                            next_offset: None,
                         },
                     ));
                 }
             };
         let limit = start + want as u64;
         let mut end = start;
+        let mut next_offset = None;
         while let Some(header) = self.read_header(end)? {
             let batch_size = header.size() as u64;
             if header.base_offset >= max_offset_exclusive
@@ -125,6 +127,7 @@ impl LogSegment {
                 break;
             }
             end += batch_size;
+            next_offset = Some(header.last_offset() + 1);
         }
         let len = (end - start) as usize;
         let records = FileRecords::slice(&self.file, &self.log_path, &self.mapping, start, len)?;
@@ -133,6 +136,7 @@ impl LogSegment {
             ReadProgress {
                 bytes: len,
                 exhausted: end >= self.size(),
+                next_offset,
             },
         ))
     }

@@ -6,7 +6,7 @@ use crate::log::compression::decompress;
 use crate::log::error::LogError;
 use crate::log::records::walk_records;
 use crate::log::segment::LogSegment;
-use crate::log::{FetchDataInfo, FileRecords, TimestampAndOffset};
+use crate::log::{FetchDataInfo, FileRecords, Isolation, TimestampAndOffset};
 
 impl UnifiedLog {
     /// Whole batches starting at the one containing `offset`, at most `max_bytes`, from one
@@ -20,7 +20,26 @@ impl UnifiedLog {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<FetchDataInfo, LogError> {
+        self.read_isolated(offset, max_bytes, min_one_batch, Isolation::ReadUncommitted)
+    }
+
+    /// [`read`](Self::read) at an isolation level: `ReadCommitted` stops at the last stable
+    /// offset and lists the aborted transactions overlapping the data returned (Kafka's
+    /// `FetchIsolation.TXN_COMMITTED`), so the consumer can drop their records.
+    pub fn read_isolated(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        isolation: Isolation,
+    ) -> Result<FetchDataInfo, LogError> {
+        // The high watermark first: the LSO read after it is never past an open transaction.
         let high_watermark = self.high_watermark();
+        let last_stable_offset = self.last_stable_offset();
+        let max_offset = match isolation {
+            Isolation::ReadUncommitted => high_watermark,
+            Isolation::ReadCommitted => last_stable_offset,
+        };
         let log_start_offset = self.log_start_offset();
         if offset < log_start_offset || offset > high_watermark {
             return Err(LogError::OffsetOutOfRange {
@@ -31,20 +50,31 @@ impl UnifiedLog {
             });
         }
         let mut records = FileRecords::empty();
-        if offset < high_watermark {
+        let mut next_offset = None;
+        if offset < max_offset {
             for segment in self.segments_from(offset) {
                 let (read, progress) =
-                    segment.read(offset, max_bytes, min_one_batch, high_watermark)?;
+                    segment.read(offset, max_bytes, min_one_batch, max_offset)?;
                 records = read;
+                next_offset = progress.next_offset;
                 if !records.is_empty() || !progress.exhausted {
                     break;
                 }
             }
         }
+        let aborted_transactions = match isolation {
+            Isolation::ReadUncommitted => None,
+            Isolation::ReadCommitted => Some(match next_offset {
+                Some(upper) => self.collect_aborted_transactions(offset, upper),
+                None => Vec::new(),
+            }),
+        };
         Ok(FetchDataInfo {
             records,
             high_watermark,
+            last_stable_offset,
             log_start_offset,
+            aborted_transactions,
         })
     }
 
