@@ -121,7 +121,7 @@ fn a_client_that_never_reads_cannot_grow_broker_memory() {
     }
     let b = TestBroker::start_with(&[("log.segment.bytes", "1048576")]);
     fill(&b, 24, &[]);
-    let pid = b.pid().expect("pid");
+    let pid = b.pid();
     let before = status_kib(pid, "VmRSS:").expect("rss");
     let mut greedy = RawClient::connect(b.port);
     pipeline(&mut greedy, &fetch(0, 20 << 20), 200);
@@ -153,7 +153,7 @@ fn queued_fetch_replies_share_one_mapping_per_segment() {
     }
     let b = TestBroker::start();
     fill(&b, 4, &[]);
-    let pid = b.pid().expect("pid");
+    let pid = b.pid();
     let maps_before = map_count(pid).expect("maps");
     let mut clients: Vec<RawClient> = (0..200).map(|_| RawClient::connect(b.port)).collect();
     for c in &mut clients {
