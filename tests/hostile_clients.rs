@@ -5,51 +5,17 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use common::TestBroker;
-use common::raw::{RawClient, create_topic, fetch_topic, produce_to};
+use common::raw::{RawClient, create_topic, fetch_topic, produce_to, record_batch_with};
 use kafka_protocol::messages::*;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// One uncompressed batch of `n` records of `value_size` bytes each.
 fn batch(n: usize, value_size: usize) -> Bytes {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
     let value = Bytes::from(vec![b'x'; value_size]);
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp: now,
-            key: None,
-            value: Some(value.clone()),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("encode batch");
-    buf.freeze()
+    record_batch_with(n, None, |_| value.clone())
 }
 
 /// Fills partition 0 of a new topic `t` with `mib` batches of about 1 MiB.

@@ -278,26 +278,72 @@ fn encode(
     }
 }
 
+/// The writing half: replies in request order, batched, written as they become ready.
+struct ReplyWriter<W, F> {
+    /// Where replies go.
+    sink: W,
+    /// Encoded replies not yet written.
+    out: Outgoing,
+    /// Bytes in `out` that count against the reply budget, and replies in it.
+    counted: (usize, usize),
+    /// The portable file path's read buffer.
+    scratch: Vec<u8>,
+    /// Shared with the reader.
+    budget: Arc<Budget>,
+    /// The connection's clock, for idleness.
+    now_ms: F,
+}
+
+impl<W: ReplySink, F: Fn() -> i64> ReplyWriter<W, F> {
+    /// Writes everything in `out` and gives its bytes back to the budget; false when the
+    /// connection failed.
+    async fn flush(&mut self) -> bool {
+        let result = if self.out.is_empty() {
+            Ok(())
+        } else {
+            let parts = self.out.take();
+            transport::write_parts(&mut self.sink, &parts, &mut self.scratch).await
+        };
+        self.budget
+            .queued
+            .fetch_sub(self.counted.0, Ordering::AcqRel);
+        self.budget.owed.fetch_sub(self.counted.1, Ordering::AcqRel);
+        self.counted = (0, 0);
+        self.budget
+            .last_active_ms
+            .store((self.now_ms)(), Ordering::Release);
+        self.budget.written.notify_waiters();
+        if self.scratch.capacity() > 4 * READ_BUFFER {
+            self.scratch = Vec::new();
+        }
+        result.is_ok()
+    }
+}
+
 async fn write_replies<W: ReplySink>(
-    mut writer: W,
+    sink: W,
     mut rx: mpsc::Receiver<Pending>,
     peer: std::net::SocketAddr,
     budget: Arc<Budget>,
     now_ms: impl Fn() -> i64,
 ) {
-    let mut out = Outgoing::default();
-    // Bytes in `out` that count against the reply budget, and replies in it.
-    let mut counted = (0usize, 0usize);
-    let mut scratch = Vec::new();
+    let mut w = ReplyWriter {
+        sink,
+        out: Outgoing::default(),
+        counted: (0, 0),
+        scratch: Vec::new(),
+        budget,
+        now_ms,
+    };
     let mut close: Option<String> = None;
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(p) = next.take() {
             match p {
                 Pending::Ready { out: frame, bytes } => {
-                    out.append(frame);
-                    counted.0 += bytes;
-                    counted.1 += 1;
+                    w.out.append(frame);
+                    w.counted.0 += bytes;
+                    w.counted.1 += 1;
                 }
                 Pending::Later {
                     correlation_id,
@@ -305,82 +351,38 @@ async fn write_replies<W: ReplySink>(
                     task,
                 } => {
                     // Write what is ready before waiting on a long-poll.
-                    if !flush(
-                        &mut writer,
-                        &mut out,
-                        &mut scratch,
-                        &budget,
-                        &mut counted,
-                        &now_ms,
-                    )
-                    .await
-                    {
+                    if !w.flush().await {
                         return;
                     }
                     let reply = task
                         .await
                         .unwrap_or_else(|e| Reply::Close(format!("request handler failed: {e}")));
-                    counted.1 += 1;
+                    w.counted.1 += 1;
                     match encode(reply, correlation_id, api_key, peer) {
-                        Pending::Ready { out: frame, .. } => out.append(frame),
+                        Pending::Ready { out: frame, .. } => w.out.append(frame),
                         Pending::Close(reason) => close = Some(reason),
                         Pending::Later { .. } => {}
                     }
                 }
                 Pending::Close(reason) => {
-                    counted.1 += 1;
+                    w.counted.1 += 1;
                     close = Some(reason);
                 }
             }
             if close.is_some() {
                 break;
             }
-            if out.len() < WRITE_BATCH {
+            if w.out.len() < WRITE_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        if !flush(
-            &mut writer,
-            &mut out,
-            &mut scratch,
-            &budget,
-            &mut counted,
-            &now_ms,
-        )
-        .await
-        {
+        if !w.flush().await {
             return;
         }
         if let Some(reason) = close.take() {
             warn!("Closing connection from {peer}: {reason}");
-            let _ = writer.shutdown().await;
+            let _ = w.sink.shutdown().await;
             return;
         }
     }
-}
-
-/// Writes everything in `out`; false when the connection failed.
-async fn flush<W: ReplySink>(
-    writer: &mut W,
-    out: &mut Outgoing,
-    scratch: &mut Vec<u8>,
-    budget: &Budget,
-    counted: &mut (usize, usize),
-    now_ms: &impl Fn() -> i64,
-) -> bool {
-    let result = if out.is_empty() {
-        Ok(())
-    } else {
-        let parts = out.take();
-        transport::write_parts(writer, &parts, scratch).await
-    };
-    budget.queued.fetch_sub(counted.0, Ordering::AcqRel);
-    budget.owed.fetch_sub(counted.1, Ordering::AcqRel);
-    *counted = (0, 0);
-    budget.last_active_ms.store(now_ms(), Ordering::Release);
-    budget.written.notify_waiters();
-    if scratch.capacity() > 4 * READ_BUFFER {
-        *scratch = Vec::new();
-    }
-    result.is_ok()
 }
