@@ -10,6 +10,7 @@ mod transport;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::transaction::{TransactionCoordinator, TxnConfig};
 use crate::coordinator::{ProducerIdError, ProducerIdManager};
 use crate::handlers::{BrokerState, FetchSessionCache};
 use crate::log::{LogError, LogManager, TopicPartition};
@@ -99,7 +100,7 @@ impl Broker {
                 }
             }
         }
-        let producer_ids = ProducerIdManager::open(&config.metadata_log_dir)?;
+        let producer_ids = Arc::new(ProducerIdManager::open(&config.metadata_log_dir)?);
         let catalog = Arc::new(catalog);
         let logs = Arc::new(logs);
         let topic_admin = TopicAdmin::new(
@@ -126,6 +127,14 @@ impl Broker {
         let fetch_sessions = FetchSessionCache::new(
             usize::try_from(config.max_incremental_fetch_session_cache_slots).unwrap_or(0),
         );
+        let transactions = Arc::new(TransactionCoordinator::new(
+            config.node_id,
+            TxnConfig::from_broker(&config),
+            producer_ids.clone(),
+            logs.clone(),
+            groups.clone(),
+        ));
+        transactions.attach_existing(&topic_admin);
         let listeners = bind_listeners(&config).await?;
         let state = Arc::new(BrokerState {
             node_id: config.node_id,
@@ -137,6 +146,7 @@ impl Broker {
             producer_ids,
             fetch_sessions,
             groups,
+            transactions,
         });
         Ok(Broker {
             state,
@@ -222,6 +232,7 @@ impl Broker {
         info!("[KafkaServer id={}] shutting down", self.state.node_id);
         let _ = stop_tx.send(true);
         self.state.groups.shutdown();
+        self.state.transactions.shutdown();
         accept_loops.shutdown().await;
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while connections.join_next().await.is_some() {}
