@@ -49,13 +49,32 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// Memory maps of the broker's segment files (`.log`).
 fn map_count(pid: u32) -> Option<usize> {
     Some(
         std::fs::read_to_string(format!("/proc/{pid}/maps"))
             .ok()?
             .lines()
+            .filter(|l| l.ends_with(".log"))
             .count(),
     )
+}
+
+/// True when the broker closed `c` (EOF or reset), waiting up to 10 s; a read timeout is not
+/// a close.
+fn closed_by_broker(c: &mut RawClient) -> bool {
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut b = [0u8; 1];
+    match c.stream.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
 }
 
 fn linux_only(test: &str) -> bool {
@@ -131,8 +150,8 @@ fn queued_fetch_replies_share_one_mapping_per_segment() {
         "memory maps before {maps_before}, with 200 connections x 20 unread fetches {maps_after}"
     );
     assert!(
-        maps_after < maps_before + 200,
-        "queued replies took {} memory maps",
+        maps_after <= maps_before + 1,
+        "queued replies took {} memory maps of the segment",
         maps_after - maps_before
     );
     // Another client is served normally.
@@ -253,7 +272,10 @@ fn idle_connections_are_closed() {
     let b = TestBroker::start_with(&[("connections.max.idle.ms", "1000")]);
     let mut c = RawClient::connect(b.port);
     c.call(&ApiVersionsRequest::default(), 3);
-    assert!(c.is_closed(), "closed after a second of idleness");
+    assert!(
+        closed_by_broker(&mut c),
+        "closed after a second of idleness"
+    );
     // A long-poll in progress is not idleness.
     let mut busy = RawClient::connect(b.port);
     assert_eq!(create_topic(&mut busy, "t", 1, &[]).error_code, 0);
