@@ -402,7 +402,7 @@ pub fn check_create_time(
 
 /// Stamps the broker-owned header fields of a validated batch into `header`, a copy of its
 /// first [`RECORD_BATCH_OVERHEAD`] bytes, leaving the rest of the batch (`rest`) untouched:
-/// base offset, partition leader epoch 0 and, when `max_timestamp` differs from what the batch
+/// base offset, partition leader epoch and, when `max_timestamp` differs from what the batch
 /// carries (or the topic uses `LogAppendTime`), the timestamp type and max timestamp with a
 /// fresh CRC over the stamped header and `rest`. The stored batch is `header` then `rest`, so
 /// the payload is written from the request as received. Returns the max timestamp as stored.
@@ -410,12 +410,13 @@ pub fn stamp_header(
     header: &mut [u8; RECORD_BATCH_OVERHEAD],
     rest: &[u8],
     base_offset: i64,
+    leader_epoch: i32,
     log_append_time: Option<i64>,
     records_max_timestamp: Option<i64>,
 ) -> i64 {
     header[0..8].copy_from_slice(&base_offset.to_be_bytes());
     header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
-        .copy_from_slice(&0i32.to_be_bytes());
+        .copy_from_slice(&leader_epoch.to_be_bytes());
     let attributes = be_i16(header, ATTRIBUTES_OFFSET);
     let current_max = be_i64(header, MAX_TIMESTAMP_OFFSET);
     let (new_attributes, new_max) = match log_append_time {
@@ -440,6 +441,7 @@ pub fn stamp_header(
 pub fn assign_offsets(
     batch: &mut [u8],
     base_offset: i64,
+    leader_epoch: i32,
     log_append_time: Option<i64>,
     records_max_timestamp: Option<i64>,
 ) -> i64 {
@@ -450,6 +452,7 @@ pub fn assign_offsets(
         &mut header,
         rest,
         base_offset,
+        leader_epoch,
         log_append_time,
         records_max_timestamp,
     );
@@ -652,7 +655,7 @@ mod tests {
     fn assigning_offsets_keeps_the_crc_valid() {
         let mut buf = batch(4, 500, 8);
         let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
-        let max = assign_offsets(&mut buf, 42, None, v.records_max_timestamp);
+        let max = assign_offsets(&mut buf, 42, 0, None, v.records_max_timestamp);
         assert_eq!(max, 503);
         let h = check_stored_batch(&buf).expect("crc still valid");
         assert_eq!(
@@ -661,7 +664,7 @@ mod tests {
         );
         assert!(!h.is_log_append_time());
 
-        let max = assign_offsets(&mut buf, 7, Some(99_999), v.records_max_timestamp);
+        let max = assign_offsets(&mut buf, 7, 0, Some(99_999), v.records_max_timestamp);
         assert_eq!(max, 99_999);
         let h = check_stored_batch(&buf).expect("crc recomputed");
         assert!(h.is_log_append_time());
@@ -676,7 +679,7 @@ mod tests {
         buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
         assert_eq!(
-            assign_offsets(&mut buf, 0, None, v.records_max_timestamp),
+            assign_offsets(&mut buf, 0, 0, None, v.records_max_timestamp),
             101
         );
         assert_eq!(check_stored_batch(&buf).expect("valid").max_timestamp, 101);

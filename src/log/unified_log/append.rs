@@ -112,6 +112,7 @@ impl UnifiedLog {
                 &mut stored_batch.header,
                 stored_batch.rest,
                 next_offset,
+                self.leader_epoch(),
                 log_append_time,
                 batch.records_max_timestamp,
             );
@@ -188,7 +189,14 @@ impl UnifiedLog {
                 "encoded transaction marker is shorter than a batch header".to_string(),
             ));
         };
-        stamp_header(&mut batch.header, batch.rest, offset, None, Some(now_ms));
+        stamp_header(
+            &mut batch.header,
+            batch.rest,
+            offset,
+            self.leader_epoch(),
+            None,
+            Some(now_ms),
+        );
         let mut segment = self.active_segment();
         if segment.size() > 0 && segment.should_roll(&config, records.len(), now_ms, offset, now_ms)
         {
