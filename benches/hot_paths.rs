@@ -113,7 +113,9 @@ fn index_lookup(c: &mut Criterion) {
     };
     let entries = 1_000_000u32;
     for i in 0..entries {
-        index.append(i64::from(i) * 10, i * 4096);
+        if let Err(e) = index.append(i64::from(i) * 10, i * 4096) {
+            panic!("index append: {e}");
+        }
     }
     let mut target = 0i64;
     c.bench_function("offset_index_lookup_1M_entries", |b| {

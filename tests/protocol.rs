@@ -10,7 +10,7 @@ use common::raw::{
 };
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::time::{Duration, Instant};
 
 fn create(c: &mut RawClient, topic: &str, partitions: i32, rf: i16) -> i16 {
@@ -72,8 +72,9 @@ fn api_versions_every_version_and_kip_511_fallback() {
 }
 
 #[test]
-fn api_versions_v3_emits_no_default_tagged_fields() {
-    // librdkafka 2.0 (Debian's kcat) rejects a response carrying default-valued tagged fields.
+fn api_versions_v3_tags_only_kafkas_features() {
+    // librdkafka 2.0 (Debian's kcat) rejects a response carrying default-valued tagged fields;
+    // the only tags are the features Kafka 4.4 reports (transaction.version finalized at 2).
     let b = TestBroker::start();
     let mut c = RawClient::connect(b.port);
     let req = ApiVersionsRequest::default()
@@ -82,17 +83,28 @@ fn api_versions_v3_emits_no_default_tagged_fields() {
     let payload = c.encode(&req, 3);
     c.send_frame(&payload);
     let frame = c.read_frame().unwrap();
-    // header v0 (correlation id), error code, compact array, throttle, then the tagged-field count.
-    assert_eq!(
-        *frame.last().unwrap(),
-        0,
-        "response ends with an empty tagged-field section"
-    );
+    let mut body = frame.slice(4..);
+    let decoded = ApiVersionsResponse::decode(&mut body, 3).expect("decodes");
+    assert!(!decoded.zk_migration_ready);
+    let finalized: Vec<_> = decoded
+        .finalized_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.min_version_level, f.max_version_level))
+        .collect();
+    assert_eq!(finalized, vec![("transaction.version".to_string(), 2, 2)]);
+    let supported: Vec<_> = decoded
+        .supported_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.min_version, f.max_version))
+        .collect();
+    assert_eq!(supported, vec![("transaction.version".to_string(), 0, 2)]);
+    // Nothing else: re-encoding the decoded response gives the same bytes.
     let mut expected = BytesMut::new();
-    let body = ApiVersionsResponse::default()
-        .with_api_keys(c.call(&ApiVersionsRequest::default(), 3).api_keys);
-    body.encode(&mut expected, 3).unwrap();
+    decoded.encode(&mut expected, 3).unwrap();
     assert_eq!(&frame[4..], &expected[..]);
+    // v0-v2 have no tagged fields at all.
+    let old = c.call(&ApiVersionsRequest::default(), 2);
+    assert!(old.finalized_features.is_empty());
 }
 
 #[test]

@@ -2,8 +2,20 @@
 
 use super::{APIS, Handled, Reply, Request};
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+/// The feature clients read to choose their transaction protocol (KIP-890).
+const TRANSACTION_VERSION: &str = "transaction.version";
+/// Kafka 4.4 finalizes transaction version 2 on a new cluster, and so does Strom: clients
+/// that know it add partitions implicitly and bump the epoch at every EndTxn.
+const FINALIZED_TRANSACTION_VERSION: i16 = 2;
+/// The finalized features never change while the broker runs; clients only need an epoch
+/// newer than their initial -1.
+const FINALIZED_FEATURES_EPOCH: i64 = 0;
 
 fn api_keys() -> Vec<ApiVersion> {
     APIS.iter()
@@ -36,9 +48,21 @@ pub fn handle(req: &Request) -> Handled {
         }
     };
     let _ = request;
-    // Features stay empty (their defaults), so no tagged fields are emitted: librdkafka 2.0
-    // (Debian's kcat) rejects a v3 response that carries default-valued tagged fields.
-    let body = ApiVersionsResponse::default().with_api_keys(api_keys());
+    let body = ApiVersionsResponse::default()
+        .with_api_keys(api_keys())
+        .with_supported_features(vec![
+            SupportedFeatureKey::default()
+                .with_name(StrBytes::from_static_str(TRANSACTION_VERSION))
+                .with_min_version(0)
+                .with_max_version(FINALIZED_TRANSACTION_VERSION),
+        ])
+        .with_finalized_features_epoch(FINALIZED_FEATURES_EPOCH)
+        .with_finalized_features(vec![
+            FinalizedFeatureKey::default()
+                .with_name(StrBytes::from_static_str(TRANSACTION_VERSION))
+                .with_min_version_level(FINALIZED_TRANSACTION_VERSION)
+                .with_max_version_level(FINALIZED_TRANSACTION_VERSION),
+        ]);
     Handled::Now(Reply::Response {
         body: Box::new(ResponseKind::ApiVersions(body)),
         version,

@@ -96,6 +96,10 @@ fn lookup(
         .with_offset(-1)
         .with_timestamp(-1)
         .with_leader_epoch(-1);
+    let failed = |e: crate::log::LogError| none.clone().with_error_code(e.error_code());
+    if let Err(e) = log.check_online() {
+        return failed(e);
+    }
     let by_search = match timestamp {
         LATEST => return found(last_fetchable, -1),
         EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1),
@@ -111,10 +115,6 @@ fn lookup(
             .with_timestamp(r.timestamp)
             .with_leader_epoch(r.leader_epoch),
         Ok(_) => none,
-        Err(e) => base
-            .with_error_code(e.error_code())
-            .with_offset(-1)
-            .with_timestamp(-1)
-            .with_leader_epoch(-1),
+        Err(e) => failed(e),
     }
 }

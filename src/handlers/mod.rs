@@ -19,9 +19,9 @@ mod list_offsets;
 mod metadata;
 mod offsets;
 mod produce;
-mod producer_id;
 mod state;
 mod topics;
+mod transactions;
 mod unsupported;
 
 pub use fetch_session::FetchSessionCache;
@@ -145,7 +145,31 @@ pub const APIS: &[Api] = &[
         topics::delete_topics(s, r)
     }),
     api(ApiKey::InitProducerId, 0, 5, |s, _, r| {
-        producer_id::init_producer_id(s, r)
+        transactions::init_producer_id(s, r)
+    }),
+    api(ApiKey::AddPartitionsToTxn, 0, 5, |s, _, r| {
+        transactions::add_partitions_to_txn(s, r)
+    }),
+    api(ApiKey::AddOffsetsToTxn, 0, 4, |s, _, r| {
+        transactions::add_offsets_to_txn(s, r)
+    }),
+    api(ApiKey::EndTxn, 0, 5, |s, _, r| transactions::end_txn(s, r)),
+    // Kafka 4.4 speaks v1-2; v2 (KIP-1228) is not in the kafka-protocol crate yet.
+    api(ApiKey::WriteTxnMarkers, 1, 1, |s, _, r| {
+        transactions::write_txn_markers(s, r)
+    }),
+    // Kafka 4.4 speaks v0-6; v6 (KIP-1319, topic ids) is not in the kafka-protocol crate yet.
+    api(ApiKey::TxnOffsetCommit, 0, 5, |s, _, r| {
+        offsets::txn_offset_commit(s, r)
+    }),
+    api(ApiKey::DescribeProducers, 0, 0, |s, _, r| {
+        transactions::describe_producers(s, r)
+    }),
+    api(ApiKey::DescribeTransactions, 0, 0, |s, _, r| {
+        transactions::describe_transactions(s, r)
+    }),
+    api(ApiKey::ListTransactions, 0, 2, |s, _, r| {
+        transactions::list_transactions(s, r)
     }),
     api(ApiKey::DescribeConfigs, 1, 4, |s, _, r| {
         configs::describe_configs(s, r)

@@ -200,10 +200,37 @@ pub fn validate_produce_batches(
     max_message_bytes: usize,
     tp: &TopicPartition,
 ) -> Result<Vec<ValidatedBatch>, LogError> {
+    validate_batches(buf, max_message_bytes, tp, AppendOrigin::Client)
+}
+
+/// Who appends: Kafka's `AppendOrigin`. Coordinators write their own transactional batches
+/// (transactional offset commits) without sequence numbers, and only their producer epoch is
+/// checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's Produce request: every rule applies.
+    Client,
+    /// A coordinator writing to its internal topic.
+    Coordinator,
+}
+
+/// [`validate_produce_batches`] for an append from `origin`.
+pub(crate) fn validate_batches(
+    buf: &[u8],
+    max_message_bytes: usize,
+    tp: &TopicPartition,
+    origin: AppendOrigin,
+) -> Result<Vec<ValidatedBatch>, LogError> {
     let mut batches = Vec::with_capacity(1);
     let mut pos = 0usize;
     while pos < buf.len() || batches.is_empty() {
-        batches.push(validate_one(&buf[pos..], pos, max_message_bytes, tp)?);
+        batches.push(validate_one(
+            &buf[pos..],
+            pos,
+            max_message_bytes,
+            tp,
+            origin,
+        )?);
         pos += batches[batches.len() - 1].header.size();
     }
     Ok(batches)
@@ -214,6 +241,7 @@ fn validate_one(
     position: usize,
     max_message_bytes: usize,
     tp: &TopicPartition,
+    origin: AppendOrigin,
 ) -> Result<ValidatedBatch, LogError> {
     if buf.len() <= MAGIC_OFFSET {
         return Err(LogError::InvalidRecord(format!(
@@ -270,7 +298,7 @@ fn validate_one(
             header.crc
         )));
     }
-    validate_header_rules(&header, tp)?;
+    validate_header_rules(&header, tp, origin)?;
     let records_max_timestamp = if header.compression() == 0 {
         let mut max_delta: Option<i64> = None;
         walk_records(&batch[RECORD_BATCH_OVERHEAD..], header.record_count, |r| {
@@ -289,7 +317,11 @@ fn validate_one(
 }
 
 /// Kafka's `LogValidator.validateBatch` rules that only need the header.
-fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<(), LogError> {
+fn validate_header_rules(
+    header: &BatchHeader,
+    tp: &TopicPartition,
+    origin: AppendOrigin,
+) -> Result<(), LogError> {
     if header.last_offset_delta < 0 {
         return Err(LogError::InvalidRecord(format!(
             "Batch has an invalid offset range: [{}, {}] in append to {tp}",
@@ -327,7 +359,7 @@ fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<()
             "Transactional record batch without a producer id in append to {tp}"
         )));
     }
-    if header.producer_id >= 0 && header.base_sequence < 0 {
+    if header.producer_id >= 0 && header.base_sequence < 0 && origin == AppendOrigin::Client {
         return Err(LogError::InvalidRecord(format!(
             "Invalid sequence number {} in record batch with producerId {}",
             header.base_sequence, header.producer_id

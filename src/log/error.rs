@@ -113,6 +113,29 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+    /// An I/O error left a file different from what the log holds in memory: a failed write
+    /// that could not be cut back, or a failed fsync, after which the kernel may have dropped
+    /// the unwritten pages. The log takes itself offline (`KAFKA_STORAGE_ERROR`, 56).
+    #[error("I/O error on {path} that could not be undone: {source}")]
+    Inconsistent {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The log went offline after an earlier I/O error it could not undo; start-up recovery
+    /// will check its files against their checksums (`KAFKA_STORAGE_ERROR`, 56). Kafka says
+    /// the same of a whole log dir.
+    #[error(
+        "The log for partition {partition} in dir {dir} is offline due to a previous IO exception; it is recovered at the next start-up"
+    )]
+    Offline {
+        /// The partition.
+        partition: String,
+        /// The log dir holding it.
+        dir: PathBuf,
+    },
     /// A file the log manages (snapshot, checkpoint, partition.metadata) is not in the format
     /// Kafka writes (`KAFKA_STORAGE_ERROR`, 56).
     #[error("malformed file {path}: {reason}")]
@@ -138,8 +161,29 @@ impl LogError {
             LogError::InvalidProducerEpoch { .. } => 47,
             LogError::InvalidTxnState(_) => 48,
             LogError::TransactionCoordinatorFenced(_) => 52,
-            LogError::Io { .. } | LogError::MalformedFile { .. } => 56,
+            LogError::Io { .. }
+            | LogError::Inconsistent { .. }
+            | LogError::Offline { .. }
+            | LogError::MalformedFile { .. } => 56,
             LogError::InvalidRecord(_) => 87,
+        }
+    }
+
+    /// Whether this is a file-system failure (as opposed to a refused request): the log dir
+    /// then saw an I/O error and is not marked clean at shutdown.
+    pub fn is_io(&self) -> bool {
+        matches!(
+            self,
+            LogError::Io { .. } | LogError::Inconsistent { .. } | LogError::Offline { .. }
+        )
+    }
+
+    /// The same failure as one that could not be undone (a failed fsync: its effect on the
+    /// page cache is unknown).
+    pub(crate) fn into_inconsistent(self) -> LogError {
+        match self {
+            LogError::Io { path, source } => LogError::Inconsistent { path, source },
+            other => other,
         }
     }
 

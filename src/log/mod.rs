@@ -13,6 +13,8 @@ pub mod compression;
 pub mod control;
 mod crc;
 mod error;
+#[cfg(test)]
+mod fault_tests;
 mod index;
 mod log_manager;
 mod offset_index;
@@ -28,12 +30,12 @@ mod unified_log;
 use std::fmt;
 
 pub use batch::{
-    BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, ValidatedBatch, assign_offsets,
+    AppendOrigin, BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, ValidatedBatch, assign_offsets,
     check_stored_batch, validate_produce_batches,
 };
 pub use crc::{crc32c, crc32c_reference};
 pub use error::LogError;
-pub use log_manager::{LogDirDescription, LogManager};
+pub use log_manager::{DetachedLog, LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
 pub use producer_state::{BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager};
 pub use segment::LogSegment;

@@ -139,6 +139,13 @@ impl TopicAdmin {
             let tp = TopicPartition::new(info.name.clone(), p);
             if let Err(e) = self.logs.get_or_create(&tp, info.id, info.config.clone()) {
                 warn!("Failed to create log for {tp}: {e}");
+                // Roll back: nothing of a failed creation may be reused by the next one.
+                for created in 0..p {
+                    let tp = TopicPartition::new(info.name.clone(), created);
+                    if let Err(e) = self.logs.delete(&tp) {
+                        warn!("Failed to remove log {tp} of a failed topic creation: {e}");
+                    }
+                }
                 let _ = self.catalog.remove(&info.name);
                 return Err(TopicError::new(
                     ResponseError::KafkaStorageError,
@@ -250,21 +257,48 @@ impl TopicAdmin {
         }
     }
 
-    /// Deletes a topic: catalog entry, then every partition log; listeners hear of it after
-    /// the catalog no longer has it.
+    /// Deletes a topic: every partition log is taken out of service and its directory renamed
+    /// for deletion, then the catalog entry goes, then listeners hear of it and the directories
+    /// are removed in the background. If a rename or the catalog change fails, everything done
+    /// is undone and the error returned: a delete never reports success without happening.
     pub fn delete(&self, info: &TopicInfo) -> Result<(), TopicError> {
         let _admin = self.lock.lock();
-        self.catalog
-            .remove(&info.name)
-            .map_err(|e| TopicError::new(ResponseError::KafkaStorageError, e.to_string()))?;
+        let storage_error = |e: &dyn std::fmt::Display| {
+            TopicError::new(
+                ResponseError::KafkaStorageError,
+                format!("Could not delete topic {}: {e}", info.name),
+            )
+        };
+        let mut detached = Vec::new();
+        let mut failure = None;
+        for p in 0..info.partitions {
+            let tp = TopicPartition::new(info.name.clone(), p);
+            match self.logs.detach(&tp) {
+                Ok(Some(d)) => detached.push(d),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!("Failed to delete log for {tp}: {e}");
+                    failure = Some(storage_error(&e));
+                    break;
+                }
+            }
+        }
+        if failure.is_none()
+            && let Err(e) = self.catalog.remove(&info.name)
+        {
+            failure = Some(storage_error(&e));
+        }
+        if let Some(failure) = failure {
+            for d in detached {
+                let _ = self.logs.undo_delete(d);
+            }
+            return Err(failure);
+        }
         for listener in self.deletion_listeners.read().iter() {
             listener(&info.name);
         }
-        for p in 0..info.partitions {
-            let tp = TopicPartition::new(info.name.clone(), p);
-            if let Err(e) = self.logs.delete(&tp) {
-                warn!("Failed to delete log for {tp}: {e}");
-            }
+        for d in detached {
+            self.logs.finish_delete(d);
         }
         info!("Deleted topic {} with topic ID {}", info.name, info.id);
         Ok(())

@@ -8,6 +8,7 @@ mod listen;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::transaction::{TransactionCoordinator, TxnConfig};
 use crate::coordinator::{ProducerIdError, ProducerIdManager};
 use crate::handlers::{BrokerState, FetchSessionCache};
 use crate::log::{LogError, LogManager, TopicPartition};
@@ -93,7 +94,7 @@ impl Broker {
                 }
             }
         }
-        let producer_ids = ProducerIdManager::open(&config.metadata_log_dir)?;
+        let producer_ids = Arc::new(ProducerIdManager::open(&config.metadata_log_dir)?);
         let catalog = Arc::new(catalog);
         let logs = Arc::new(logs);
         let topic_admin = TopicAdmin::new(
@@ -112,6 +113,14 @@ impl Broker {
         let on_delete = groups.clone();
         topic_admin.on_topic_deleted(move |topic| on_delete.on_topic_deleted(topic));
         groups.attach_existing(&topic_admin);
+        let transactions = Arc::new(TransactionCoordinator::new(
+            config.node_id,
+            TxnConfig::from_broker(&config),
+            producer_ids.clone(),
+            logs.clone(),
+            groups.clone(),
+        ));
+        transactions.attach_existing(&topic_admin);
         let listeners = bind_listeners(&config).await?;
         let state = Arc::new(BrokerState {
             node_id: config.node_id,
@@ -123,6 +132,7 @@ impl Broker {
             producer_ids,
             fetch_sessions: FetchSessionCache::default(),
             groups,
+            transactions,
         });
         Ok(Broker { state, listeners })
     }
@@ -184,6 +194,7 @@ impl Broker {
         info!("[KafkaServer id={}] shutting down", self.state.node_id);
         let _ = stop_tx.send(true);
         self.state.groups.shutdown();
+        self.state.transactions.shutdown();
         accept_loops.shutdown().await;
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while connections.join_next().await.is_some() {}

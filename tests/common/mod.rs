@@ -20,6 +20,9 @@ pub struct TestBroker {
     pub port: u16,
     pub dir: tempfile::TempDir,
     extra: Vec<(String, String)>,
+    /// Environment variables for the next launch (fault injection, e.g.
+    /// `STROM_FAULT_TXN_CRASH`).
+    pub env: Vec<(String, String)>,
     /// Everything the broker logged, across restarts.
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -41,6 +44,7 @@ impl TestBroker {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            env: Vec::new(),
             log: Arc::new(Mutex::new(Vec::new())),
         };
         b.launch();
@@ -91,6 +95,7 @@ impl TestBroker {
                 "RUST_LOG",
                 std::env::var("STROM_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -7,7 +7,6 @@
 
 use crate::base::clock::now_ms;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
@@ -22,7 +21,7 @@ use super::error::LogError;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
 use super::txn_index::TransactionIndex;
-use crate::base::fsync::fsync_file;
+use crate::base::fs;
 use crate::config::LogConfig;
 
 /// Suffix of segment data files.
@@ -107,20 +106,29 @@ impl LogSegment {
             .truncate(true)
             .open(&log_path)
             .map_err(|e| LogError::io(&log_path, e))?;
-        let offset_index = OffsetIndex::open(
-            &dir.join(file_name(base_offset, INDEX_SUFFIX)),
-            base_offset,
-            Some(index_bytes),
-        )?;
-        let time_index = TimeIndex::open(
-            &dir.join(file_name(base_offset, TIME_INDEX_SUFFIX)),
-            base_offset,
-            Some(index_bytes),
-        )?;
-        // A new segment has no aborted transactions: drop a leftover index of the same name.
-        let txn_index =
-            TransactionIndex::open(&TransactionIndex::path_for(dir, base_offset), base_offset)?;
-        txn_index.delete_file()?;
+        let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
+        let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
+        let txn_index_path = TransactionIndex::path_for(dir, base_offset);
+        let indexes = OffsetIndex::open(&index_path, base_offset, Some(index_bytes)).and_then(
+            |offset_index| {
+                let time_index = TimeIndex::open(&time_index_path, base_offset, Some(index_bytes))?;
+                // A new segment has no aborted transactions: drop a leftover index of the same
+                // name.
+                let txn_index = TransactionIndex::open(&txn_index_path, base_offset)?;
+                txn_index.delete_file()?;
+                Ok((offset_index, time_index, txn_index))
+            },
+        );
+        let (offset_index, time_index, txn_index) = match indexes {
+            Ok(indexes) => indexes,
+            Err(e) => {
+                // Leave no half-created segment for start-up to find.
+                for path in [&log_path, &index_path, &time_index_path] {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(e);
+            }
+        };
         Ok(LogSegment {
             base_offset,
             log_path,
@@ -231,31 +239,63 @@ impl LogSegment {
     }
 
     /// Appends batches whose offsets are already assigned, writing them to the file (page
-    /// cache) and indexing them every `index_interval_bytes`.
+    /// cache) and indexing them every `index_interval_bytes`, then publishes the new size.
+    ///
+    /// All or nothing: if a write fails (a full disk), the bytes already written are cut off
+    /// again and the indexes rolled back, so the file never holds a partial batch past the
+    /// committed size. Only if that cut fails too is the error [`LogError::Inconsistent`].
     pub fn append(&self, records: &[u8], index_interval_bytes: usize) -> Result<(), LogError> {
         let position = self.size();
-        self.file
-            .write_all_at(records, position)
-            .map_err(|e| LogError::io(&self.log_path, e))?;
-        // Publish the bytes before indexing them, so an index entry never points past what
-        // readers may read.
-        self.size
-            .store(position + records.len() as u64, Ordering::Release);
+        if let Err(e) = fs::write_all_at(&self.file, records, position, &self.log_path) {
+            return Err(self.undo_write(position, e));
+        }
         let mut state = self.state.write();
+        let before = state.marks();
         let mut at = 0usize;
         while let Some(header) = BatchHeader::parse(&records[at..]) {
             if state.rolling_based_timestamp.is_none() && position == 0 && at == 0 {
                 state.rolling_based_timestamp = Some(header.max_timestamp);
             }
-            index_batch(
+            if let Err(e) = index_batch(
                 &mut state,
                 &header,
                 position + at as u64,
                 index_interval_bytes,
-            );
+            ) {
+                state.restore(before);
+                drop(state);
+                let cause = match e {
+                    LogError::Io { source, .. } => source,
+                    other => std::io::Error::other(other.to_string()),
+                };
+                return Err(self.undo_write(position, cause));
+            }
             at += header.size().max(RECORD_BATCH_OVERHEAD);
         }
+        drop(state);
+        // Publish only now: readers never look past the size, so they never see a batch that
+        // a failed index write would take back. Index entries ahead of the size are harmless:
+        // lookups are for offsets below the published log end.
+        self.size
+            .store(position + records.len() as u64, Ordering::Release);
         Ok(())
+    }
+
+    /// Cuts the file back to `position` after a failed append; the error to report.
+    fn undo_write(&self, position: u64, cause: std::io::Error) -> LogError {
+        match fs::set_len(&self.file, position, &self.log_path) {
+            Ok(()) => LogError::io(&self.log_path, cause),
+            Err(undo) => {
+                tracing::error!(
+                    "Could not truncate {} back to {position} bytes after a failed append ({cause}): {undo}",
+                    self.log_path.display()
+                );
+                LogError::Inconsistent {
+                    path: self.log_path.clone(),
+                    source: cause,
+                }
+            }
+        }
     }
 
     /// Kafka's `LogSegment.shouldRoll`: the append would overflow `segment.bytes`, the segment
@@ -289,7 +329,7 @@ impl LogSegment {
         let mut state = self.state.write();
         let (ts, off) = (state.max_timestamp, state.offset_of_max_timestamp);
         if ts >= 0 {
-            state.time_index.maybe_append(ts, off, true);
+            state.time_index.maybe_append(ts, off, true)?;
         }
         state.offset_index.trim()?;
         state.time_index.trim()
@@ -297,7 +337,7 @@ impl LogSegment {
 
     /// Forces the `.log` file and its indexes to disk.
     pub fn flush(&self) -> Result<(), LogError> {
-        fsync_file(&self.file).map_err(|e| LogError::io(&self.log_path, e))?;
+        fs::sync_file(&self.file, &self.log_path).map_err(|e| LogError::io(&self.log_path, e))?;
         let state = self.state.read();
         state.offset_index.flush()?;
         state.time_index.flush()?;
@@ -325,12 +365,13 @@ impl LogSegment {
 
 /// Kafka's per-batch index maintenance in `LogSegment.append`: track the max timestamp, and
 /// once more than `index.interval.bytes` were written since the last entry, index this batch.
+/// An error if an index entry could not be written.
 fn index_batch(
     state: &mut SegmentState,
     header: &BatchHeader,
     position: u64,
     index_interval_bytes: usize,
-) {
+) -> Result<(), LogError> {
     if header.max_timestamp > state.max_timestamp {
         state.max_timestamp = header.max_timestamp;
         state.offset_of_max_timestamp = header.last_offset();
@@ -338,12 +379,46 @@ fn index_batch(
     if state.bytes_since_last_index_entry > index_interval_bytes {
         state
             .offset_index
-            .append(header.last_offset(), position as u32);
+            .append(header.last_offset(), position as u32)?;
         let (ts, off) = (state.max_timestamp, state.offset_of_max_timestamp);
-        state.time_index.maybe_append(ts, off, false);
+        state.time_index.maybe_append(ts, off, false)?;
         state.bytes_since_last_index_entry = 0;
     }
     state.bytes_since_last_index_entry += header.size();
+    Ok(())
+}
+
+/// What an append changes in [`SegmentState`], saved to roll a failed append back.
+#[derive(Clone, Copy)]
+struct Marks {
+    offset_entries: usize,
+    time_entries: usize,
+    bytes_since_last_index_entry: usize,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    rolling_based_timestamp: Option<i64>,
+}
+
+impl SegmentState {
+    fn marks(&self) -> Marks {
+        Marks {
+            offset_entries: self.offset_index.entries(),
+            time_entries: self.time_index.entries(),
+            bytes_since_last_index_entry: self.bytes_since_last_index_entry,
+            max_timestamp: self.max_timestamp,
+            offset_of_max_timestamp: self.offset_of_max_timestamp,
+            rolling_based_timestamp: self.rolling_based_timestamp,
+        }
+    }
+
+    fn restore(&mut self, m: Marks) {
+        self.offset_index.truncate_entries(m.offset_entries);
+        self.time_index.truncate_entries(m.time_entries);
+        self.bytes_since_last_index_entry = m.bytes_since_last_index_entry;
+        self.max_timestamp = m.max_timestamp;
+        self.offset_of_max_timestamp = m.offset_of_max_timestamp;
+        self.rolling_based_timestamp = m.rolling_based_timestamp;
+    }
 }
 
 #[cfg(test)]
@@ -352,6 +427,7 @@ mod tests {
     use crate::log::TopicPartition;
     use crate::log::batch::test_support::batch;
     use crate::log::batch::{assign_offsets, validate_produce_batches};
+    use std::os::unix::fs::FileExt;
 
     /// Appends `n` batches of `per` records each, offsets from `base`.
     pub(crate) fn fill(seg: &LogSegment, base: i64, n: usize, per: usize, interval: usize) -> i64 {

@@ -8,10 +8,9 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::{UnifiedLog, index_bytes};
-use crate::base::fsync::fsync_dir;
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
-use crate::log::batch::{assign_offsets, check_create_time, validate_produce_batches};
+use crate::log::batch::{AppendOrigin, assign_offsets, check_create_time, validate_batches};
 use crate::log::control::{EndTxnMarker, encode_end_txn_marker};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
@@ -25,12 +24,33 @@ impl UnifiedLog {
     /// (in the page cache when this returns), flushes per `flush.messages`, and wakes fetchers.
     pub fn append_as_leader(
         &self,
-        mut records: BytesMut,
+        records: BytesMut,
         now_ms: i64,
     ) -> Result<LogAppendInfo, LogError> {
+        self.append(records, now_ms, AppendOrigin::Client)
+    }
+
+    /// A coordinator's append to its internal topic (Kafka's origin COORDINATOR): batches
+    /// may carry a producer id without sequence numbers (transactional offset commits), are
+    /// never taken for duplicates, and only their producer epoch is checked.
+    pub fn append_as_coordinator(
+        &self,
+        records: BytesMut,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo, LogError> {
+        self.append(records, now_ms, AppendOrigin::Coordinator)
+    }
+
+    fn append(
+        &self,
+        mut records: BytesMut,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<LogAppendInfo, LogError> {
+        self.check_online()?;
         let config = self.config();
         let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
-        let batches = validate_produce_batches(&records, max_message_bytes, &self.tp)?;
+        let batches = validate_batches(&records, max_message_bytes, &self.tp, origin)?;
         let segment_bytes = usize::try_from(config.segment_bytes).unwrap_or(0);
         if records.len() > segment_bytes {
             return Err(LogError::RecordListTooLarge {
@@ -57,7 +77,7 @@ impl UnifiedLog {
 
         let mut producers = self.producers.lock();
         let log_start_offset = self.log_start_offset();
-        for batch in &batches {
+        for batch in batches.iter().filter(|_| origin == AppendOrigin::Client) {
             if let Some(dup) = producers.find_duplicate(&batch.header) {
                 return Ok(LogAppendInfo {
                     first_offset: dup.first_offset,
@@ -81,7 +101,7 @@ impl UnifiedLog {
         for batch in &batches {
             let header = batch.header;
             if header.producer_id >= 0 {
-                producers.check_sequence(&header, next_offset, &pending)?;
+                producers.check_sequence(&header, next_offset, &pending, origin)?;
             }
             let bytes = &mut records[batch.position..batch.position + header.size()];
             let stored_max = assign_offsets(
@@ -106,23 +126,27 @@ impl UnifiedLog {
         if segment.size() > 0
             && segment.should_roll(&config, records.len(), max_timestamp, last_offset, now_ms)
         {
-            segment = self.roll(&mut producers, first_offset, &config, now_ms)?;
+            segment =
+                self.durability
+                    .note(self.roll(&mut producers, first_offset, &config, now_ms))?;
         }
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
-        segment.append(&records, interval)?;
-        producers.apply(pending);
-        self.publish_first_unstable(&producers);
-        self.log_end_offset.store(next_offset, Ordering::Release);
-        drop(producers);
-
+        self.durability.note(segment.append(&records, interval))?;
         let appended = next_offset - first_offset;
         let unflushed = self
             .unflushed_messages
             .fetch_add(appended, Ordering::AcqRel)
             + appended;
         if unflushed >= config.flush_messages {
-            self.flush()?;
+            // Before publishing, as Kafka flushes under its append lock: a client told
+            // KAFKA_STORAGE_ERROR because the flush failed never finds the records readable.
+            self.flush_through(next_offset)?;
         }
+        producers.apply(pending);
+        self.publish_first_unstable(&producers);
+        self.log_end_offset.store(next_offset, Ordering::Release);
+        drop(producers);
+
         self.notify.notify_waiters();
         Ok(LogAppendInfo {
             first_offset,
@@ -147,6 +171,7 @@ impl UnifiedLog {
         marker: EndTxnMarker,
         now_ms: i64,
     ) -> Result<LogAppendInfo, LogError> {
+        self.check_online()?;
         let config = self.config();
         let records = encode_end_txn_marker(producer_id, producer_epoch, marker, now_ms);
         let mut producers = self.producers.lock();
@@ -157,29 +182,36 @@ impl UnifiedLog {
         let mut segment = self.active_segment();
         if segment.size() > 0 && segment.should_roll(&config, records.len(), now_ms, offset, now_ms)
         {
-            segment = self.roll(&mut producers, offset, &config, now_ms)?;
+            segment = self
+                .durability
+                .note(self.roll(&mut producers, offset, &config, now_ms))?;
         }
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
-        segment.append(&records, interval)?;
+        self.durability.note(segment.append(&records, interval))?;
+        let unflushed = self.unflushed_messages.fetch_add(1, Ordering::AcqRel) + 1;
+        if unflushed >= config.flush_messages {
+            // Before publishing, as for data batches.
+            self.flush_through(offset + 1)?;
+        }
         if let Some((txn, lso)) =
             producers.apply_marker(producer_id, producer_epoch, &marker, offset, now_ms)
             && txn.is_aborted
         {
-            segment.txn_index().append(AbortedTxn {
+            // The marker is in the segment and the producer state moved on: a failed index
+            // write cannot be undone (Kafka recovers the index with the log dir).
+            let indexed = segment.txn_index().append(AbortedTxn {
                 producer_id,
                 first_offset: txn.first_offset,
                 last_offset: txn.last_offset,
                 last_stable_offset: lso,
-            })?;
+            });
+            self.durability
+                .note(indexed.map_err(LogError::into_inconsistent))?;
         }
         self.publish_first_unstable(&producers);
         self.log_end_offset.store(offset + 1, Ordering::Release);
         let log_start_offset = self.log_start_offset();
         drop(producers);
-        let unflushed = self.unflushed_messages.fetch_add(1, Ordering::AcqRel) + 1;
-        if unflushed >= config.flush_messages {
-            self.flush()?;
-        }
         self.notify.notify_waiters();
         Ok(LogAppendInfo {
             first_offset: offset,
@@ -192,8 +224,9 @@ impl UnifiedLog {
     }
 
     /// Starts a new active segment at `new_base`: the old one gets its final time index entry
-    /// and trimmed indexes, producer state is snapshotted at the new base, and the old segment
-    /// is fsynced in the background, after which the recovery point moves past it.
+    /// and trimmed indexes, producer state is snapshotted at the new base, and the background
+    /// flusher fsyncs every segment below the new base, after which the recovery point moves
+    /// there. A roll that fails leaves the old segment active.
     fn roll(
         &self,
         producers: &mut ProducerStateManager,
@@ -203,42 +236,41 @@ impl UnifiedLog {
     ) -> Result<Arc<LogSegment>, LogError> {
         let started = Instant::now();
         let old = self.active_segment();
-        old.on_become_inactive()?;
         let segment = Arc::new(LogSegment::create(
             &self.dir,
             new_base,
             index_bytes(config),
             now_ms,
         )?);
+        if let Err(e) = old.on_become_inactive() {
+            if let Err(undo) = segment.delete_files() {
+                tracing::warn!("Could not remove the segment of a failed roll: {undo}");
+            }
+            return Err(e);
+        }
         self.segments.write().insert(new_base, Arc::clone(&segment));
-        producers.take_snapshot(new_base, false)?;
         tracing::info!(
             "[LocalLog partition={}, dir={}] Rolled new log segment at offset {new_base} in {} ms.",
             self.tp,
             self.parent_dir_display(),
             started.elapsed().as_millis()
         );
-        let recovery_point = Arc::clone(&self.recovery_point);
-        let dir = self.dir.clone();
-        let tp = self.tp.clone();
-        let flushed = std::thread::Builder::new()
-            .name(format!("flush-log-{tp}"))
-            .spawn(move || {
-                let result = old
-                    .flush()
-                    .and_then(|()| fsync_dir(&dir).map_err(|e| LogError::io(&dir, e)));
-                match result {
-                    Ok(()) => {
-                        recovery_point.fetch_max(new_base, Ordering::AcqRel);
-                    }
-                    Err(e) => tracing::error!(
-                        "Error while flushing log for {tp} in dir {}: {e}",
-                        dir.display()
-                    ),
-                }
-            });
-        if let Err(e) = flushed {
-            tracing::warn!("Could not start the background flush of {}: {e}", self.tp);
+        let unsynced: Vec<Arc<LogSegment>> = self
+            .segments_from(self.recovery_point())
+            .into_iter()
+            .filter(|s| s.base_offset() < new_base)
+            .collect();
+        self.durability.flush_in_background(unsynced, new_base);
+        // The new segment is in place: a snapshot that cannot be written only means a longer
+        // producer-state rebuild after a crash.
+        if let Err(e) = self
+            .durability
+            .note(producers.take_snapshot(new_base, false))
+        {
+            tracing::warn!(
+                "[LocalLog partition={}] Could not write the producer snapshot at {new_base}: {e}",
+                self.tp
+            );
         }
         Ok(segment)
     }

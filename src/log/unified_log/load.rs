@@ -35,7 +35,7 @@ const LEFTOVER_SUFFIXES: [&str; 4] = [".deleted", ".cleaned", ".swap", ".tmp"];
 
 impl UnifiedLog {
     /// Opens the log in `dir`. After a clean shutdown nothing is scanned beyond the last index
-    /// interval of the active segment; otherwise every segment from the one holding the
+    /// interval of the active segment, whose batches there are CRC-checked; otherwise every segment from the one holding the
     /// recovery point on is scanned with CRC checks, a torn tail truncated (and later segments
     /// dropped), and indexes rebuilt. Producer state comes from the newest snapshot at or
     /// below the log end plus the batches after it.
@@ -100,7 +100,16 @@ impl UnifiedLog {
             } else {
                 segment
             };
-            if must_recover || broken_index {
+            // A clean shutdown vouches for the files, but not for bytes a failed write left
+            // past the last batch: check the active segment's tail, and recover it if torn.
+            let torn_tail = active && !must_recover && !broken_index && !segment.tail_is_valid()?;
+            if torn_tail {
+                tracing::warn!(
+                    "{prefix} The active segment {} does not end in a whole, valid batch after a clean shutdown; recovering it",
+                    segment.log_path().display()
+                );
+            }
+            if must_recover || broken_index || torn_tail {
                 segment.txn_index().reset()?;
                 rebuild_txn_index_from.get_or_insert(base);
                 let outcome = segment.recover(interval)?;

@@ -7,6 +7,7 @@
 //! after a batch is fully written and indexed.
 
 mod append;
+mod durability;
 mod load;
 mod read;
 mod retention;
@@ -14,6 +15,10 @@ mod retention;
 mod txn_tests;
 
 pub use load::LoadHints;
+
+use durability::Durability;
+#[cfg(test)]
+pub(crate) use durability::wait_for_flusher;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,9 +63,9 @@ pub struct UnifiedLog {
     first_unstable_offset: AtomicI64,
     /// First offset still in the log (moves with retention).
     log_start_offset: AtomicI64,
-    /// Everything below this offset is fsynced; recovery after a crash starts here. Shared
-    /// with the flush threads started at a roll, which advance it when they finish.
-    recovery_point: Arc<AtomicI64>,
+    /// The recovery point and the log's health after I/O errors, shared with the background
+    /// flusher.
+    durability: Arc<Durability>,
     /// Messages appended since the last flush, for `flush.messages`.
     unflushed_messages: AtomicI64,
     /// When the log was last flushed, for `flush.ms`.
@@ -102,6 +107,7 @@ impl UnifiedLog {
         log_end_offset: i64,
         now_ms: i64,
     ) -> UnifiedLog {
+        let durability = Arc::new(Durability::new(tp.clone(), dir, log_end_offset));
         let first_unstable = producers.first_unstable_offset().unwrap_or(i64::MAX);
         UnifiedLog {
             tp,
@@ -113,7 +119,7 @@ impl UnifiedLog {
             log_end_offset: AtomicI64::new(log_end_offset),
             first_unstable_offset: AtomicI64::new(first_unstable),
             log_start_offset: AtomicI64::new(log_start_offset),
-            recovery_point: Arc::new(AtomicI64::new(log_end_offset)),
+            durability,
             unflushed_messages: AtomicI64::new(0),
             last_flush_ms: AtomicI64::new(now_ms),
             notify: Notify::new(),
@@ -231,7 +237,7 @@ impl UnifiedLog {
 
     /// Offset below which all data is known to be on disk; recovery starts here.
     pub fn recovery_point(&self) -> i64 {
-        self.recovery_point.load(Ordering::Acquire)
+        self.durability.recovery_point()
     }
 
     /// Bytes in all segment files.
@@ -254,16 +260,32 @@ impl UnifiedLog {
         &self.notify
     }
 
+    /// Whether any operation on this log's files failed since it was opened; its log dir is
+    /// then not marked clean at shutdown.
+    pub fn saw_io_error(&self) -> bool {
+        self.durability.saw_io_error()
+    }
+
+    /// Whether the log is offline after an I/O error it could not undo.
+    pub fn is_offline(&self) -> bool {
+        self.durability.is_offline()
+    }
+
+    /// `Err(Offline)` (KAFKA_STORAGE_ERROR) once the log is offline.
+    pub fn check_online(&self) -> Result<(), LogError> {
+        self.durability.check_online()
+    }
+
     /// Forces everything appended so far to disk (F_FULLFSYNC on macOS) and advances the
-    /// recovery point to the log end offset.
+    /// recovery point to the log end offset. A failed fsync takes the log offline.
     pub fn flush(&self) -> Result<(), LogError> {
-        let end = self.log_end_offset();
-        let recovery_point = self.recovery_point();
-        for segment in self.segments_from(recovery_point) {
-            segment.flush()?;
-        }
-        fsync_dir(&self.dir).map_err(|e| LogError::io(&self.dir, e))?;
-        self.recovery_point.fetch_max(end, Ordering::AcqRel);
+        self.flush_through(self.log_end_offset())
+    }
+
+    /// Forces everything below `end` to disk and moves the recovery point there.
+    fn flush_through(&self, end: i64) -> Result<(), LogError> {
+        let segments = self.segments_from(self.recovery_point());
+        self.durability.flush_up_to(&segments, end)?;
         self.unflushed_messages.store(0, Ordering::Release);
         Ok(())
     }
@@ -272,7 +294,9 @@ impl UnifiedLog {
     pub fn flush_if_due(&self, now_ms: i64) -> Result<(), LogError> {
         let flush_ms = self.config.read().flush_ms;
         let last = self.last_flush_ms.load(Ordering::Acquire);
-        if self.recovery_point() < self.log_end_offset() && now_ms.saturating_sub(last) >= flush_ms
+        if !self.is_offline()
+            && self.recovery_point() < self.log_end_offset()
+            && now_ms.saturating_sub(last) >= flush_ms
         {
             self.flush()?;
             self.last_flush_ms.store(now_ms, Ordering::Release);
@@ -281,12 +305,16 @@ impl UnifiedLog {
     }
 
     /// Clean close: flush, trim the active segment's indexes, and snapshot producer state at
-    /// the log end offset so the next start-up needs no scan.
+    /// the log end offset so the next start-up needs no scan. An offline log is left as it
+    /// is for start-up recovery.
     pub fn close(&self) -> Result<(), LogError> {
         let mut producers = self.producers.lock();
         self.flush()?;
-        self.active_segment().on_become_inactive()?;
-        producers.take_snapshot(self.log_end_offset(), true)
+        let closed = self
+            .active_segment()
+            .on_become_inactive()
+            .and_then(|()| producers.take_snapshot(self.log_end_offset(), true));
+        self.durability.note(closed)
     }
 
     /// Producer state for one producer id (tests and DescribeProducers).

@@ -34,6 +34,7 @@ impl UnifiedLog {
         min_one_batch: bool,
         isolation: Isolation,
     ) -> Result<FetchDataInfo, LogError> {
+        self.check_online()?;
         // The high watermark first: the LSO read after it is never past an open transaction.
         let high_watermark = self.high_watermark();
         let last_stable_offset = self.last_stable_offset();
@@ -101,6 +102,7 @@ impl UnifiedLog {
         &self,
         target: i64,
     ) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.check_online()?;
         let start = self.log_start_offset();
         for segment in self.segments_from(start) {
             if segment.max_timestamp_and_offset().0 < target {
@@ -125,6 +127,7 @@ impl UnifiedLog {
     /// ListOffsets `MAX_TIMESTAMP` (-3): the first record carrying the largest timestamp in the
     /// log. `None` for a log without records.
     pub fn max_timestamp_and_offset(&self) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.check_online()?;
         let segments = self.segments_from(self.log_start_offset());
         let mut best: Option<(i64, i64, &LogSegment)> = None;
         for segment in &segments {

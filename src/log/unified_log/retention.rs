@@ -19,6 +19,9 @@ impl UnifiedLog {
             return Ok(0);
         }
         let mut producers = self.producers.lock();
+        if self.is_offline() {
+            return Ok(0);
+        }
         let segments: Vec<Arc<LogSegment>> = self.segments.read().values().cloned().collect();
         let Some((_active, candidates)) = segments.split_last() else {
             return Ok(0);
@@ -82,10 +85,11 @@ impl UnifiedLog {
                 map.remove(&segment.base_offset());
             }
         }
-        for segment in &segments[..doomed] {
-            segment.delete_files()?;
-        }
-        producers.delete_snapshots_before(new_start)?;
+        let deleted = segments[..doomed]
+            .iter()
+            .try_for_each(|segment| segment.delete_files())
+            .and_then(|()| producers.delete_snapshots_before(new_start));
+        self.durability.note(deleted)?;
         Ok(doomed)
     }
 }
