@@ -37,6 +37,14 @@ const MAX_RESPONSE_BYTES: usize = 128 * 1024 * 1024;
 /// How long connecting to a broker may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `--bootstrap-server`, as every Kafka tool takes it.
+#[derive(Debug, clap::Args)]
+pub struct Bootstrap {
+    /// The server(s) to connect to: HOST:PORT, comma-separated.
+    #[arg(long = "bootstrap-server", default_value = "127.0.0.1:9092")]
+    pub bootstrap_server: String,
+}
+
 /// Runs `work` on a single-threaded runtime (the tools send one request at a time).
 pub fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     tokio::runtime::Builder::new_current_thread()

@@ -38,9 +38,8 @@ fn flag(props: &BTreeMap<String, String>, key: &str) -> bool {
 /// `kafka-console-producer`: one record per line of standard input.
 #[derive(Debug, Args)]
 pub struct ProducerArgs {
-    /// REQUIRED: The server(s) to connect to.
-    #[arg(long = "bootstrap-server", default_value = "127.0.0.1:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    bootstrap: client::Bootstrap,
     /// REQUIRED: The topic id to produce messages to.
     #[arg(long)]
     topic: String,
@@ -139,7 +138,7 @@ pub fn produce(args: ProducerArgs) -> ExitCode {
     finish(client::block_on(async move {
         let props = properties(&args.properties)?;
         let mut reader = LineReader::new(&props);
-        let mut conn = Connection::connect(&args.bootstrap_server).await?;
+        let mut conn = Connection::connect(&args.bootstrap.bootstrap_server).await?;
         let partitions = client::partitions_of(&mut conn, &args.topic).await?;
         let interactive = std::io::stdin().is_terminal();
         let (lines_tx, mut lines_rx) = tokio::sync::mpsc::channel::<String>(1024);
@@ -195,9 +194,8 @@ pub fn produce(args: ProducerArgs) -> ExitCode {
 /// `kafka-console-consumer`: print records, one per line.
 #[derive(Debug, Args)]
 pub struct ConsumerArgs {
-    /// REQUIRED: The server(s) to connect to.
-    #[arg(long = "bootstrap-server", default_value = "127.0.0.1:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    bootstrap: client::Bootstrap,
     /// The topic to consume on.
     #[arg(long)]
     topic: String,
@@ -330,7 +328,7 @@ pub fn consume(args: ConsumerArgs) -> ExitCode {
 
 async fn consume_loop(args: &ConsumerArgs, seen: &mut u64) -> Result<()> {
     let formatter = Formatter::new(&properties(&args.properties)?);
-    let mut conn = Connection::connect(&args.bootstrap_server).await?;
+    let mut conn = Connection::connect(&args.bootstrap.bootstrap_server).await?;
     let start = if args.from_beginning { -2 } else { -1 };
     let mut member = None;
     let mut positions: BTreeMap<Tp, i64> = BTreeMap::new();

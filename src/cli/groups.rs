@@ -21,9 +21,8 @@ const GROUP_ID_NOT_FOUND: i16 = 69;
 /// `kafka-consumer-groups`.
 #[derive(Debug, Args)]
 pub struct GroupsArgs {
-    /// REQUIRED: The server(s) to connect to.
-    #[arg(long = "bootstrap-server", default_value = "127.0.0.1:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    bootstrap: client::Bootstrap,
     /// List all consumer groups.
     #[arg(long)]
     list: bool,
@@ -97,7 +96,7 @@ pub fn run(args: GroupsArgs) -> ExitCode {
 }
 
 async fn execute(args: &GroupsArgs) -> Result<ExitCode> {
-    let mut conn = Connection::connect(&args.bootstrap_server).await?;
+    let mut conn = Connection::connect(&args.bootstrap.bootstrap_server).await?;
     if args.list {
         for g in list(&mut conn).await? {
             println!("{g}");

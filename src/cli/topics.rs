@@ -27,9 +27,8 @@ const TOPIC_ALREADY_EXISTS: i16 = 36;
 /// `kafka-topics`.
 #[derive(Debug, Args)]
 pub struct TopicsArgs {
-    /// REQUIRED: The Kafka server to connect to.
-    #[arg(long = "bootstrap-server", default_value = "127.0.0.1:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    bootstrap: client::Bootstrap,
     /// Create a new topic.
     #[arg(long)]
     create: bool,
@@ -94,7 +93,7 @@ pub fn run(args: TopicsArgs) -> ExitCode {
 }
 
 async fn execute(args: &TopicsArgs) -> Result<()> {
-    let mut conn = Connection::connect(&args.bootstrap_server).await?;
+    let mut conn = Connection::connect(&args.bootstrap.bootstrap_server).await?;
     if args.create {
         return create(&mut conn, args).await;
     }
