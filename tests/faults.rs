@@ -362,3 +362,200 @@ fn a_failed_topic_creation_leaves_nothing_behind() {
     assert_eq!(partition_dirs(&data, "wide").len(), 64);
     assert!(b.stop().success());
 }
+
+/// Every file under `dir` with its bytes, for byte-for-byte comparisons.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// Issue #10 item 11: a second `strom server` on the same data (e.g. `brew services` plus a
+/// manual start) used to only warn about the pid file and then run log recovery on the first
+/// broker's files. Now it stops at Kafka's `.lock` with Kafka's message, exits non-zero and
+/// changes nothing.
+#[test]
+fn a_second_broker_on_the_same_data_exits_and_changes_nothing() {
+    let b = TestBroker::start();
+    let mut c = RawClient::connect(b.port);
+    assert_eq!(create_topic(&mut c, "mine", 2, &[]).error_code, 0);
+    for offset in 0..5 {
+        assert_eq!(try_produce(&mut c, "mine", 3), Some((0, offset * 3)));
+    }
+    let before = snapshot(&b.data_dir());
+    // The same configuration: the same data, listeners on another free port.
+    let mut second = Command::new(env!("CARGO_BIN_EXE_strom"))
+        .arg("server")
+        .arg("--config")
+        .arg(b.config_path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn a second broker");
+    let exited = wait_for(Duration::from_secs(30), || second.try_wait().ok().flatten());
+    let Some(status) = exited else {
+        let _ = second.kill();
+        let _ = second.wait();
+        panic!("a second broker on the same data kept running");
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = second.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    assert!(!status.success(), "second broker exit status {status:?}");
+    assert!(
+        stderr.contains("Failed to acquire lock on file .lock in"),
+        "no clear message: {stderr}"
+    );
+    let after = snapshot(&b.data_dir());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "files appeared or vanished"
+    );
+    for (path, bytes) in &before {
+        assert!(after[path] == *bytes, "{} changed", path.display());
+    }
+    assert_eq!(
+        try_produce(&mut c, "mine", 1),
+        Some((0, 15)),
+        "first broker unharmed"
+    );
+}
+
+/// A broker process started with an open-file limit, and everything it logged.
+struct LimitedBroker {
+    child: std::process::Child,
+    port: Option<u16>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LimitedBroker {
+    /// Starts `strom server --config config` with RLIMIT_NOFILE set to `soft`/`hard`, and
+    /// waits until it listens or exits.
+    fn start(config: &Path, soft: u64, hard: u64) -> LimitedBroker {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strom"));
+        cmd.arg("server")
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let rl = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("spawn strom");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(rest) = line.split("Awaiting socket connections on ").nth(1) {
+                    let port = rest
+                        .split_whitespace()
+                        .next()
+                        .and_then(|a| a.rsplit(':').next())
+                        .and_then(|p| p.trim_end_matches('.').parse::<u16>().ok());
+                    let _ = tx.send(port);
+                }
+                sink.lock().expect("log").push(line);
+            }
+            let _ = tx.send(None);
+        });
+        let port = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
+        LimitedBroker { child, port, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().expect("log").join("\n")
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        wait_for(Duration::from_secs(30), || {
+            self.child.try_wait().ok().flatten()
+        })
+        .expect("broker exits")
+    }
+
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        self.wait()
+    }
+}
+
+impl Drop for LimitedBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue #10 item 8: every segment holds descriptors and nothing raised the soft limit, so
+/// under launchd's 256 the 81st topic failed. The broker now raises the soft limit to the hard
+/// limit at start-up (and logs both), and when even that is too low for the logs on disk it
+/// exits at start-up with a message saying what to raise.
+#[test]
+fn a_low_open_file_limit_is_raised_or_refused_at_start_up() {
+    let mut b = TestBroker::start();
+    let config = b.config_path();
+    assert!(b.stop().success());
+    let mut limited = LimitedBroker::start(&config, 256, 4096);
+    let port = limited
+        .port
+        .unwrap_or_else(|| panic!("did not start:\n{}", limited.log()));
+    assert!(
+        limited
+            .log()
+            .contains("Open file limit: 4096 (was 256; hard limit 4096)"),
+        "{}",
+        limited.log()
+    );
+    let mut c = RawClient::connect(port);
+    for t in 0..100 {
+        let topic = format!("many-{t}");
+        let created = create_topic(&mut c, &topic, 1, &[]).error_code;
+        assert_eq!(created, 0, "creating topic {t} under a soft limit of 256");
+        assert_eq!(try_produce(&mut c, &topic, 1), Some((0, 0)), "topic {t}");
+    }
+    drop(c);
+    assert!(limited.stop().success());
+    // 100 partitions with one segment each need 100 + 200 + 128 descriptors.
+    let mut refused = LimitedBroker::start(&config, 300, 300);
+    assert_eq!(refused.port, None, "started with too few descriptors");
+    let status = refused.wait();
+    assert!(!status.success(), "exit status {status:?}");
+    let log = refused.log();
+    assert!(
+        log.contains("The open file limit (300, hard limit 300) is too low")
+            && log.contains("need at least 428 open files"),
+        "{log}"
+    );
+}

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::TopicPartition;
 use super::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
 use super::error::LogError;
+use super::segment::LOG_SUFFIX;
 use super::unified_log::{LoadHints, UnifiedLog};
 use crate::base::fs;
 use crate::base::fsync::fsync_dir;
@@ -141,6 +142,32 @@ impl LogManager {
             create_lock: Mutex::new(()),
             failed_dirs: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// Partition directories and segments (`.log` files) in `log_dirs`, counted without
+    /// opening anything: what start-up checks the open-file limit against.
+    pub fn count_on_disk(log_dirs: &[PathBuf]) -> (u64, u64) {
+        let (mut partitions, mut segments) = (0u64, 0u64);
+        for dir in log_dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if parse_partition_dir(&name.to_string_lossy()).is_none() {
+                    continue;
+                }
+                let Ok(files) = std::fs::read_dir(entry.path()) else {
+                    continue;
+                };
+                partitions += 1;
+                segments += files
+                    .flatten()
+                    .filter(|f| f.file_name().to_string_lossy().ends_with(LOG_SUFFIX))
+                    .count() as u64;
+            }
+        }
+        (partitions, segments)
     }
 
     /// The log of `tp`, if this broker has one.

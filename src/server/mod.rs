@@ -5,6 +5,7 @@ mod background;
 mod connection;
 mod frame;
 mod listen;
+pub mod rlimit;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
@@ -44,6 +45,9 @@ pub enum ServerError {
     /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// The open-file limit is too low for the logs on disk.
+    #[error(transparent)]
+    OpenFiles(#[from] rlimit::TooFewOpenFiles),
     /// Every listener is a controller listener.
     #[error(
         "No listener to serve clients on: every listener in 'listeners' is a controller listener"
@@ -70,7 +74,11 @@ impl Broker {
     /// from formatted storage (`meta.properties`).
     pub async fn start(config: KafkaConfig, cluster_id: String) -> Result<Broker, ServerError> {
         let config = Arc::new(config);
-        let catalog = TopicCatalog::load(&config.metadata_log_dir, config.log.clone())?;
+        let limit = rlimit::raise_open_file_limit();
+        let (partitions, segments) = LogManager::count_on_disk(&config.log_dirs);
+        rlimit::check_open_files(limit, &config.log_dirs, partitions, segments)?;
+        let catalog =
+            TopicCatalog::load(&config.metadata_log_dir, config.node_id, config.log.clone())?;
         let threads = config.num_recovery_threads_per_data_dir.max(1) as usize;
         let logs = {
             let lookup = |topic: &str| {
@@ -89,13 +97,18 @@ impl Broker {
                     topic: t.name.clone(),
                     partition: p,
                 };
-                if logs.get(&tp).is_none() {
-                    logs.get_or_create(&tp, t.id, t.config.clone())?;
-                }
+                let log = match logs.get(&tp) {
+                    Some(log) => log,
+                    None => logs.get_or_create(&tp, t.id, t.config.clone())?,
+                };
+                log.set_leader_epoch(t.leader_epoch(p));
             }
         }
-        let producer_ids = Arc::new(ProducerIdManager::open(&config.metadata_log_dir)?);
         let catalog = Arc::new(catalog);
+        let producer_ids = Arc::new(ProducerIdManager::open(
+            catalog.clone(),
+            &config.metadata_log_dir,
+        )?);
         let logs = Arc::new(logs);
         let topic_admin = TopicAdmin::new(
             catalog.clone(),
