@@ -207,9 +207,11 @@ fn first_record(
     };
     let mut found = None;
     walk_records(body, header.record_count, |r| {
+        // Java's long arithmetic, as Kafka's `DefaultRecord` computes it: a batch may carry
+        // any base timestamp and deltas, and an overflow is not a reason to fail (or panic).
         let (ts, off) = (
-            header.base_timestamp + r.timestamp_delta,
-            header.base_offset + i64::from(r.offset_delta),
+            header.base_timestamp.wrapping_add(r.timestamp_delta),
+            header.base_offset.wrapping_add(i64::from(r.offset_delta)),
         );
         if found.is_none() && matches(ts, off) {
             found = Some(answer(ts, off));
@@ -318,6 +320,24 @@ mod tests {
                 leader_epoch: 0
             })
         );
+    }
+
+    /// Issue #10 item 13: a stored batch whose base timestamp plus a record's delta overflows
+    /// used to panic the lookup (debug builds); Kafka wraps, as Java longs do.
+    #[test]
+    fn timestamp_lookup_survives_extreme_timestamp_deltas() {
+        let (_root, log) = new_log(LogConfig {
+            message_timestamp_after_max_ms: i64::MAX,
+            ..LogConfig::default()
+        });
+        let mut b = batch(2, 0, 10);
+        b[27..35].copy_from_slice(&i64::MAX.to_be_bytes());
+        let crc = crate::log::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        log.append_as_leader(b, 0).expect("append");
+        let hit = log.fetch_offset_by_timestamp(0).expect("lookup");
+        assert_eq!(hit.map(|h| (h.offset, h.timestamp)), Some((0, i64::MAX)));
+        assert!(log.max_timestamp_and_offset().expect("max").is_some());
     }
 
     #[test]
