@@ -3,7 +3,9 @@
 
 mod background;
 mod connection;
-mod frame;
+/// Public for the fuzz harness (`fuzz/`, `tests/fuzz.rs`), which feeds arbitrary bytes through
+/// the framing and header parsing every connection uses.
+pub mod frame;
 mod listen;
 pub mod rlimit;
 
