@@ -11,6 +11,7 @@
 
 mod broker_defs;
 mod describe;
+mod dynamic;
 mod error;
 mod kafka_config;
 mod listeners;
@@ -22,6 +23,7 @@ mod validate;
 mod value;
 
 pub use describe::{ConfigDescription, ConfigSource, ConfigSynonym};
+pub use dynamic::{DynamicBrokerConfigs, is_dynamic_broker_config, is_list_config};
 pub use error::{ConfigError, Location};
 pub use log_config::{CleanupPolicy, CompressionType, LogConfig, TimestampType};
 pub use properties::{Properties, PropertiesError};

@@ -187,6 +187,12 @@ pub const APIS: &[Api] = &[
     api(ApiKey::DescribeConfigs, 1, 4, |s, _, r| {
         configs::describe_configs(s, r)
     }),
+    api(ApiKey::AlterConfigs, 0, 2, |s, _, r| {
+        configs::alter_configs(s, r)
+    }),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1, |s, _, r| {
+        configs::incremental_alter_configs(s, r)
+    }),
     api(ApiKey::DescribeLogDirs, 1, 4, |s, _, r| {
         cluster::describe_log_dirs(s, r)
     }),

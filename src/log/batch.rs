@@ -3,13 +3,14 @@
 //!
 //! A batch is stored on disk exactly as the producer sent it except for the header fields the
 //! broker owns (base offset, partition leader epoch, and for `LogAppendTime` the timestamp type
-//! and max timestamp). Validation therefore never decompresses: it checks sizes, magic, CRC and
-//! counts, and for uncompressed batches walks the record lengths, which is cheap.
+//! and max timestamp). Validation checks sizes, magic, CRC and counts, and walks every record's
+//! length and timestamp, through a bounded decompressing stream for compressed batches.
 
 use super::TopicPartition;
+use super::compression;
 use super::crc::{crc32c, crc32c_parts};
 use super::error::LogError;
-use super::records::walk_records;
+use super::records::{WalkError, walk_records};
 
 /// Bytes before the batch length field's end: base offset (8) + batch length (4).
 pub const LOG_OVERHEAD: usize = 12;
@@ -189,7 +190,8 @@ pub struct ValidatedBatch {
     pub position: usize,
     /// Its header as sent.
     pub header: BatchHeader,
-    /// For uncompressed batches, the largest record timestamp found by walking the records.
+    /// The largest record timestamp, found by walking the records (None only for a batch
+    /// without records, which validation refuses).
     pub records_max_timestamp: Option<i64>,
 }
 
@@ -299,21 +301,30 @@ fn validate_one(
         )));
     }
     validate_header_rules(&header, tp, origin)?;
-    let records_max_timestamp = if header.compression() == 0 {
-        let mut max_delta: Option<i64> = None;
-        walk_records(&batch[RECORD_BATCH_OVERHEAD..], header.record_count, |r| {
-            max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
-        })
-        .map_err(|e| LogError::InvalidRecord(format!("{e} in record batch appended to {tp}")))?;
-        max_delta.map(|d| header.base_timestamp.saturating_add(d))
-    } else {
-        None
-    };
+    // Every record is walked, through a bounded decompressing stream for compressed batches
+    // (Kafka's LogValidator iterates the records of both kinds).
+    let records = compression::reader(header.compression(), &batch[RECORD_BATCH_OVERHEAD..])
+        .map_err(|e| records_error(WalkError::Undecompressable(e.to_string()), tp))?;
+    let mut max_delta: Option<i64> = None;
+    walk_records(records, header.record_count, |r| {
+        max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
+    })
+    .map_err(|e| records_error(e, tp))?;
+    let records_max_timestamp = max_delta.map(|d| header.base_timestamp.saturating_add(d));
     Ok(ValidatedBatch {
         position,
         header,
         records_max_timestamp,
     })
+}
+
+/// A batch whose records do not parse (`INVALID_RECORD`) or do not decompress.
+fn records_error(e: WalkError, tp: &TopicPartition) -> LogError {
+    let message = format!("{e} in record batch appended to {tp}");
+    match e {
+        WalkError::Invalid(_) => LogError::InvalidRecord(message),
+        WalkError::Undecompressable(_) => LogError::Undecompressable(message),
+    }
 }
 
 /// Kafka's `LogValidator.validateBatch` rules that only need the header.
@@ -371,8 +382,8 @@ fn validate_header_rules(
 /// Kafka's `LogValidator.validateTimestamp` for `CreateTime` topics: refuses a batch whose
 /// newest record is more than `message.timestamp.after.max.ms` in the future, or whose first
 /// record is more than `message.timestamp.before.max.ms` in the past (`INVALID_TIMESTAMP`).
-/// Uncompressed batches are judged by their records, compressed ones by the header's max
-/// timestamp; the lower bound uses the header's base timestamp (the first record's).
+/// The upper bound judges the newest record, the lower bound the header's base timestamp (the
+/// first record's).
 pub fn check_create_time(
     batch: &ValidatedBatch,
     now_ms: i64,

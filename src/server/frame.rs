@@ -10,18 +10,32 @@ use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_
 /// A frame that must close the connection, with the reason to log.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
+    /// The size prefix exceeds `socket.request.max.bytes`.
     #[error("Invalid receive (size = {size} larger than {max})")]
-    TooLarge { size: i64, max: i32 },
+    TooLarge {
+        /// The size the client announced.
+        size: i64,
+        /// `socket.request.max.bytes`.
+        max: i32,
+    },
+    /// The size prefix is negative.
     #[error("Invalid receive (size = {0})")]
     Negative(i32),
+    /// The request header does not parse.
     #[error("Error parsing request header: {0}")]
     Header(String),
+    /// The API key is not one Kafka defines.
     #[error("Unknown API key {0}")]
     UnknownApiKey(i16),
 }
 
+/// What a partially received frame may reserve beyond the bytes already here.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// Splits one complete frame off the front of `buf`, if there is one. Reserves room for a
-/// partially received frame so it arrives without reallocation.
+/// partially received frame as it arrives: at most twice what is here (or 64 KiB), since the
+/// size is the client's claim and memory must follow the bytes received, not claims: four bytes
+/// would otherwise set aside up to `socket.request.max.bytes` on every connection.
 pub fn next_frame(buf: &mut BytesMut, max_size: i32) -> Result<Option<Bytes>, FrameError> {
     if buf.len() < 4 {
         return Ok(None);
@@ -38,7 +52,7 @@ pub fn next_frame(buf: &mut BytesMut, max_size: i32) -> Result<Option<Bytes>, Fr
     }
     let total = 4 + size as usize;
     if buf.len() < total {
-        buf.reserve(total - buf.len());
+        buf.reserve((total - buf.len()).min(buf.len().max(RESERVE_AHEAD)));
         return Ok(None);
     }
     buf.advance(4);
@@ -271,6 +285,19 @@ mod tests {
         buf.put_slice(&[0, 0]);
         assert_eq!(&next_frame(&mut buf, 100).unwrap().unwrap()[..], &[1, 2, 3]);
         assert_eq!(&buf[..], &[0, 0]);
+    }
+
+    #[test]
+    fn reserves_for_bytes_received_not_for_the_claimed_size() {
+        // Found by fuzzing: a 4-byte prefix claiming 16 MiB reserved 16 MiB.
+        let mut buf = BytesMut::from(&16_000_000i32.to_be_bytes()[..]);
+        assert!(next_frame(&mut buf, i32::MAX).unwrap().is_none());
+        assert!(buf.capacity() <= 2 * RESERVE_AHEAD, "{}", buf.capacity());
+        // As bytes arrive the room grows with them, so a large frame needs few reallocations.
+        buf.resize(1 << 20, 0);
+        assert!(next_frame(&mut buf, i32::MAX).unwrap().is_none());
+        assert!(buf.capacity() >= 2 << 20, "{}", buf.capacity());
+        assert!(buf.capacity() <= 3 << 20, "{}", buf.capacity());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 mod background;
 mod connection;
-mod frame;
+/// Public for the fuzz harness (`fuzz/`, `tests/fuzz.rs`), which feeds arbitrary bytes through
+/// the framing and header parsing every connection uses.
+pub mod frame;
 mod limits;
 mod listen;
 pub mod rlimit;
@@ -85,6 +87,8 @@ impl Broker {
         rlimit::check_open_files(limit, &config.log_dirs, partitions, segments)?;
         let catalog =
             TopicCatalog::load(&config.metadata_log_dir, config.node_id, config.log.clone())?;
+        // Dynamic broker configs recorded in the metadata log take precedence over the file.
+        catalog.apply_broker_defaults(config.log_defaults(&catalog.dynamic_broker_configs()));
         let threads = config.num_recovery_threads_per_data_dir.max(1) as usize;
         let logs = {
             let lookup = |topic: &str| {
@@ -123,6 +127,7 @@ impl Broker {
                 node_id: config.node_id,
                 num_partitions: config.num_partitions,
                 default_replication_factor: config.default_replication_factor,
+                broker: config.clone(),
             },
         );
         let groups = Arc::new(GroupCoordinator::new(

@@ -2,7 +2,7 @@
 
 use super::UnifiedLog;
 use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
-use crate::log::compression::decompress;
+use crate::log::compression::reader;
 use crate::log::error::LogError;
 use crate::log::records::walk_records;
 use crate::log::segment::LogSegment;
@@ -160,20 +160,14 @@ fn first_record(
             .map(|off| answer(header.max_timestamp, off)));
     }
     let batch = segment.read_bytes(position, header.size())?;
-    let stored = &batch[RECORD_BATCH_OVERHEAD..];
-    let expanded;
-    let body = if header.compression() == 0 {
-        stored
-    } else {
-        expanded = decompress(header.compression(), stored).map_err(|e| {
-            LogError::CorruptMessage(format!(
-                "batch at offset {} in {}: {e}",
-                header.base_offset,
-                segment.log_path().display()
-            ))
-        })?;
-        &expanded
-    };
+    // Streamed, never expanded whole: memory stays bounded whatever the batch expands to.
+    let body = reader(header.compression(), &batch[RECORD_BATCH_OVERHEAD..]).map_err(|e| {
+        LogError::CorruptMessage(format!(
+            "batch at offset {} in {}: {e}",
+            header.base_offset,
+            segment.log_path().display()
+        ))
+    })?;
     let mut found = None;
     walk_records(body, header.record_count, |r| {
         // Java's long arithmetic, as Kafka's `DefaultRecord` computes it: a batch may carry
