@@ -85,7 +85,7 @@ pub fn parse_header(frame: &mut Bytes) -> Result<(RequestHeader, ApiKey), FrameE
 }
 
 /// One piece of outgoing bytes: encoded here, or a slice of a segment file sent from the file.
-pub enum Part {
+pub(crate) enum Part {
     /// Bytes encoded in memory.
     Inline(Bytes),
     /// Records sent straight from their segment file.
@@ -105,7 +105,7 @@ impl Part {
 /// Replies encoded and waiting for the socket, in order: a run of small frames stays in one
 /// buffer (one write for many replies), and a fetch's records stay in their file.
 #[derive(Default)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     /// Finished parts, oldest first.
     parts: Vec<Part>,
     /// Inline bytes after the last finished part, still growing.
