@@ -178,7 +178,9 @@ pub async fn metadata(
     Ok((brokers, out))
 }
 
-/// The partitions of `topic`, waiting while its metadata is still settling.
+/// The partitions of `topic`, waiting while its metadata is still settling. Like Kafka's
+/// producer and consumer, it lets the broker auto-create a missing topic when the broker allows
+/// (`auto.create.topics.enable`).
 pub async fn partitions_of(conn: &mut Connection, topic: &str) -> Result<Vec<i32>> {
     let mut attempt = 0;
     loop {
@@ -186,7 +188,7 @@ pub async fn partitions_of(conn: &mut Connection, topic: &str) -> Result<Vec<i32
             .with_topics(Some(vec![
                 MetadataRequestTopic::default().with_name(Some(topic_name(topic))),
             ]))
-            .with_allow_auto_topic_creation(false);
+            .with_allow_auto_topic_creation(true);
         let response = conn.send(&request, METADATA_VERSION).await?;
         let t = response
             .topics

@@ -164,10 +164,14 @@ fn service_state(report: &mut Report, label: Option<&str>) {
             Ok(out) if out.status.success() => {
                 report.ok(&format!("systemd user service {unit} is active"))
             }
-            Ok(out) => report.info(&format!(
-                "systemd user service {unit}: {}",
-                String::from_utf8_lossy(&out.stdout).trim()
-            )),
+            Ok(out) => {
+                let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                if state.is_empty() {
+                    report.info("no systemd user session to ask (not run by `brew services` here)");
+                } else {
+                    report.info(&format!("systemd user service {unit}: {state}"));
+                }
+            }
             Err(_) => {
                 report.info("no service manager to ask here (launchd is macOS-only; no systemctl)")
             }
