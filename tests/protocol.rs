@@ -399,8 +399,9 @@ fn hostile_frame(key: ApiKey, version: i16, body: &[u8], fill: u8, size: usize) 
 /// billions of elements and whose first element is malformed. kafka-protocol 0.18.0 reserved
 /// memory for the claimed count (capped by the remaining bytes, one element per byte), i.e. tens
 /// of gigabytes of address space per frame; the patched decoder reserves at most the bytes the
-/// frame holds. The broker must close each connection, stay up, and its peak memory must stay
-/// within twice the frame size (the frame itself plus what actually decodes).
+/// frame holds. Then connections that only announce such a frame. The broker must close each
+/// bad connection, stay up, and its peak memory must stay within twice the frame size (the frame
+/// itself plus what actually decodes).
 #[test]
 fn hostile_100_mib_frames_keep_memory_bounded() {
     #[cfg(not(target_os = "linux"))]
@@ -487,6 +488,24 @@ fn hostile_100_mib_frames_keep_memory_bounded() {
                 (peak - peak0) >> 20
             );
         }
+        // Many connections that only announce a 100 MiB frame: what they cost must follow the
+        // four bytes received, not the claim (each reserved the whole frame before).
+        let claims: Vec<RawClient> = (0..32)
+            .map(|_| {
+                let mut c = RawClient::connect(b.port);
+                c.send_raw(&(FRAME as i32).to_be_bytes()).unwrap();
+                c
+            })
+            .collect();
+        let mut ok = RawClient::connect(b.port);
+        assert_eq!(ok.call(&ApiVersionsRequest::default(), 3).error_code, 0);
+        std::thread::sleep(Duration::from_millis(500)); // let the broker read every claim
+        println!(
+            "after 32 connections announcing {} MiB frames: peak virtual +{} MiB",
+            FRAME >> 20,
+            (vm_bytes(pid, "VmPeak:") - peak0) >> 20
+        );
+        drop(claims);
         let (hwm, peak) = (vm_bytes(pid, "VmHWM:"), vm_bytes(pid, "VmPeak:"));
         assert!(
             hwm - hwm0 < 2 * FRAME as u64,

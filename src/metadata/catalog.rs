@@ -13,7 +13,7 @@ use super::records::{
     TOPIC_RESOURCE,
 };
 use crate::base::clock::now_ms;
-use crate::config::{ConfigError, LogConfig};
+use crate::config::{ConfigError, DynamicBrokerConfigs, LogConfig};
 use crate::storage::bootstrap::CLUSTER_METADATA_DIR;
 use parking_lot::{Mutex, RwLock};
 use serde::Deserialize;
@@ -113,8 +113,8 @@ struct Image {
 pub struct TopicCatalog {
     /// This node: the only replica and leader of every partition.
     node_id: i32,
-    /// The broker-level log defaults topics start from.
-    broker_defaults: LogConfig,
+    /// The broker-level log defaults topics start from (static and dynamic broker configs).
+    broker_defaults: RwLock<LogConfig>,
     /// The current image.
     image: RwLock<Image>,
     /// The metadata log; its lock also serialises changes, so the log order is the order in
@@ -136,6 +136,13 @@ impl TopicCatalog {
         let mut initial = Vec::new();
         if recovered.empty {
             initial.extend(initial_features(metadata_dir)?);
+            // Kafka's controller records the cluster-wide min.insync.replicas at bootstrap.
+            initial.push(MetadataRecord::Config {
+                resource_type: BROKER_RESOURCE,
+                resource_name: String::new(),
+                name: "min.insync.replicas".into(),
+                value: Some(broker_defaults.min_insync_replicas.to_string()),
+            });
             initial.extend(legacy_topics(metadata_dir, node_id)?);
         }
         let mut topics: BTreeMap<Uuid, TopicState> = BTreeMap::new();
@@ -172,15 +179,84 @@ impl TopicCatalog {
         }
         Ok(TopicCatalog {
             node_id,
-            broker_defaults,
+            broker_defaults: RwLock::new(broker_defaults),
             image: RwLock::new(image),
             log: Mutex::new(log),
         })
     }
 
     /// The broker-level log defaults topics start from.
-    pub fn broker_defaults(&self) -> &LogConfig {
-        &self.broker_defaults
+    pub fn broker_defaults(&self) -> LogConfig {
+        self.broker_defaults.read().clone()
+    }
+
+    /// Makes `defaults` the broker-level log defaults and recomputes every topic's effective
+    /// config from them; returns the topics whose config changed.
+    pub fn apply_broker_defaults(&self, defaults: LogConfig) -> Vec<Arc<TopicInfo>> {
+        let _serialised = self.log.lock();
+        let mut image = self.image.write();
+        let mut changed = Vec::new();
+        for info in image.by_name.values_mut() {
+            let config = match defaults.with_overrides(&info.overrides) {
+                Ok(config) => config,
+                Err(e) => {
+                    warn!("Keeping the configuration of topic {}: {e}", info.name);
+                    continue;
+                }
+            };
+            if config != info.config {
+                let mut next = (**info).clone();
+                next.config = config;
+                *info = Arc::new(next);
+                changed.push(info.clone());
+            }
+        }
+        for info in &changed {
+            image.by_id.insert(info.id, info.clone());
+        }
+        *self.broker_defaults.write() = defaults;
+        changed
+    }
+
+    /// The dynamic broker configs in force for this node.
+    pub fn dynamic_broker_configs(&self) -> DynamicBrokerConfigs {
+        DynamicBrokerConfigs {
+            broker: self.broker_configs(&self.node_id.to_string()),
+            cluster_default: self.broker_configs(""),
+        }
+    }
+
+    /// Replaces the dynamic configs of broker resource `name` ("" = cluster default) with
+    /// `configs`, as `ConfigRecord`s of what changed.
+    pub fn set_broker_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+    ) -> Result<(), CatalogError> {
+        let mut log = self.log.lock();
+        let old = self.broker_configs(name);
+        let record = |key: &String, value: Option<&String>| MetadataRecord::Config {
+            resource_type: BROKER_RESOURCE,
+            resource_name: name.to_string(),
+            name: key.clone(),
+            value: value.cloned(),
+        };
+        let mut records: Vec<MetadataRecord> = configs
+            .iter()
+            .filter(|(k, v)| old.get(*k) != Some(*v))
+            .map(|(k, v)| record(k, Some(v)))
+            .collect();
+        records.extend(
+            old.keys()
+                .filter(|k| !configs.contains_key(*k))
+                .map(|k| record(k, None)),
+        );
+        log.append(&records, now_ms())?;
+        self.image
+            .write()
+            .configs
+            .insert((BROKER_RESOURCE, name.to_string()), configs);
+        Ok(())
     }
 
     /// The topic named `name`, if it exists.
