@@ -73,8 +73,5 @@ pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: &Request) ->
                 })
                 .collect(),
         );
-    Handled::Now(Reply::Response {
-        body: Box::new(ResponseKind::ApiVersions(body)),
-        version,
-    })
+    Handled::Now(Reply::response(ResponseKind::ApiVersions(body), version))
 }

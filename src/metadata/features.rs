@@ -3,7 +3,6 @@
 
 use super::TopicCatalog;
 use super::records::MetadataRecord;
-use crate::base::clock::now_ms;
 use kafka_protocol::ResponseError;
 
 /// Features this broker supports, with the level range (Kafka 4.4's names; `metadata.version`
@@ -86,7 +85,7 @@ impl TopicCatalog {
             checked.into_iter().map(|r| r.map(|_| ())).collect();
         if !validate_only
             && results.iter().all(Result::is_ok)
-            && let Err(e) = self.append_feature_levels(&records, now_ms())
+            && let Err(e) = self.append_feature_levels(&records)
         {
             let failed = (ResponseError::KafkaStorageError, e.to_string());
             results = results.iter().map(|_| Err(failed.clone())).collect();
