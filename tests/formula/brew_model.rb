@@ -7,7 +7,7 @@
 #
 # The model's rendering is checked against Homebrew's real service.rb whenever a Homebrew
 # library is at hand (tests/formula/render_service.rb --homebrew DIR, run by
-# tests/formula_harness.rs when STROM_HOMEBREW_LIBRARY is set or `brew` is installed).
+# tests/integration/packaging/formula.rs when STROM_HOMEBREW_LIBRARY is set or `brew` is installed).
 require "fileutils"
 require "json"
 require "open3"

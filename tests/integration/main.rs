@@ -13,6 +13,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin;
 mod cli;
 mod faults;
 mod groups;

@@ -2,4 +2,5 @@
 //! one being used by the other.
 
 mod differential;
+mod kafka_metadata;
 mod kafka_storage;
