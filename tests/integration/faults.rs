@@ -762,6 +762,7 @@ fn chaos_kill_9_cycles_lose_no_acknowledged_record() {
     let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut sent = 0;
     for cycle in 0..cycles {
+        let before = acked.lock().expect("acked").len();
         let load = Load::start(
             b.bootstrap(),
             "chaos",
@@ -771,7 +772,13 @@ fn chaos_kill_9_cycles_lose_no_acknowledged_record() {
             acked.clone(),
             failed.clone(),
         );
-        // Kill at a different moment of the load each cycle.
+        // The load is under way once a record of this cycle is acknowledged (on a busy machine
+        // that can take longer than the kill delay below), then kill at a different moment of it
+        // each cycle.
+        wait_for(Duration::from_secs(60), || {
+            (acked.lock().expect("acked").len() > before).then_some(())
+        })
+        .expect("the load got records acknowledged");
         std::thread::sleep(Duration::from_millis(150 + (cycle as u64 * 137) % 600));
         b.kill9();
         sent += load.finish();
