@@ -123,6 +123,14 @@ pub struct KafkaConfig {
     pub socket_receive_buffer_bytes: i32,
     /// `connections.max.idle.ms`.
     pub connections_max_idle_ms: i64,
+    /// `max.connections`: connections the broker holds at once; beyond it, accepting waits.
+    pub max_connections: i32,
+    /// `max.connections.per.ip`: connections one address may hold; beyond it, new ones close.
+    pub max_connections_per_ip: i32,
+    /// `max.connections.per.ip.overrides`: `host:count` pairs, comma separated.
+    pub max_connections_per_ip_overrides: String,
+    /// `queued.max.requests`: requests being handled at once, broker-wide.
+    pub queued_max_requests: i32,
     /// `fetch.max.bytes`: cap on one fetch response.
     pub fetch_max_bytes: i32,
     /// `max.incremental.fetch.session.cache.slots`.

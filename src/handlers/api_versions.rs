@@ -63,8 +63,5 @@ pub fn handle(req: &Request) -> Handled {
                 .with_min_version_level(FINALIZED_TRANSACTION_VERSION)
                 .with_max_version_level(FINALIZED_TRANSACTION_VERSION),
         ]);
-    Handled::Now(Reply::Response {
-        body: Box::new(ResponseKind::ApiVersions(body)),
-        version,
-    })
+    Handled::Now(Reply::response(ResponseKind::ApiVersions(body), version))
 }

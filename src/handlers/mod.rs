@@ -27,6 +27,7 @@ mod unsupported;
 pub use fetch_session::FetchSessionCache;
 pub use state::BrokerState;
 
+use crate::log::FileRecords;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
@@ -65,6 +66,10 @@ pub enum Reply {
         body: Box<ResponseKind>,
         /// The version to encode it at.
         version: i16,
+        /// The segment slices whose bytes the body's `records` fields borrow (Fetch), in the
+        /// order they appear in the body: the connection sends them from the file instead of
+        /// copying them into the frame.
+        records: Vec<FileRecords>,
     },
     /// acks=0 produce: Kafka sends nothing back.
     Nothing,
@@ -82,12 +87,20 @@ pub enum Handled {
     Later(BoxFuture<'static, Reply>),
 }
 
-impl Handled {
-    fn respond(body: ResponseKind, version: i16) -> Handled {
-        Handled::Now(Reply::Response {
+impl Reply {
+    /// A response with no file-backed records.
+    pub fn response(body: ResponseKind, version: i16) -> Reply {
+        Reply::Response {
             body: Box::new(body),
             version,
-        })
+            records: Vec::new(),
+        }
+    }
+}
+
+impl Handled {
+    fn respond(body: ResponseKind, version: i16) -> Handled {
+        Handled::Now(Reply::response(body, version))
     }
 }
 
@@ -235,6 +248,26 @@ const fn api(key: ApiKey, min_version: i16, max_version: i16, handler: HandlerFn
         max_version,
         handler,
     }
+}
+
+/// APIs whose handlers never touch files beyond page-cache reads: they run on the async
+/// workers. Every other handler may append, fsync or rewrite a file (produce, offset commits,
+/// group writes, topic creation, producer-id blocks, metadata auto-creation) and runs on the
+/// blocking pool, so a slow disk never stalls other connections.
+const NON_BLOCKING: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::Fetch,
+    ApiKey::DescribeCluster,
+    ApiKey::DescribeConfigs,
+    ApiKey::OffsetFetch,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::ConsumerGroupDescribe,
+];
+
+/// True when `api`'s handler may do blocking file work (see [`NON_BLOCKING`]).
+pub fn runs_blocking(api: ApiKey) -> bool {
+    !NON_BLOCKING.contains(&api)
 }
 
 /// Routes one request to its handler. Versions are checked against [`APIS`] first, so

@@ -8,7 +8,7 @@
 
 use super::TopicPartition;
 use super::compression;
-use super::crc::crc32c;
+use super::crc::{crc32c, crc32c_parts};
 use super::error::LogError;
 use super::records::{WalkError, walk_records};
 
@@ -411,22 +411,25 @@ pub fn check_create_time(
     Ok(())
 }
 
-/// Rewrites the broker-owned header fields of a validated batch in place: base offset,
-/// partition leader epoch and, when `max_timestamp` differs from what the batch carries (or
-/// the topic uses `LogAppendTime`), the timestamp type and max timestamp with a fresh CRC.
-/// Returns the batch's max timestamp as stored.
-pub fn assign_offsets(
-    batch: &mut [u8],
+/// Stamps the broker-owned header fields of a validated batch into `header`, a copy of its
+/// first [`RECORD_BATCH_OVERHEAD`] bytes, leaving the rest of the batch (`rest`) untouched:
+/// base offset, partition leader epoch and, when `max_timestamp` differs from what the batch
+/// carries (or the topic uses `LogAppendTime`), the timestamp type and max timestamp with a
+/// fresh CRC over the stamped header and `rest`. The stored batch is `header` then `rest`, so
+/// the payload is written from the request as received. Returns the max timestamp as stored.
+pub fn stamp_header(
+    header: &mut [u8; RECORD_BATCH_OVERHEAD],
+    rest: &[u8],
     base_offset: i64,
     leader_epoch: i32,
     log_append_time: Option<i64>,
     records_max_timestamp: Option<i64>,
 ) -> i64 {
-    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
         .copy_from_slice(&leader_epoch.to_be_bytes());
-    let attributes = be_i16(batch, ATTRIBUTES_OFFSET);
-    let current_max = be_i64(batch, MAX_TIMESTAMP_OFFSET);
+    let attributes = be_i16(header, ATTRIBUTES_OFFSET);
+    let current_max = be_i64(header, MAX_TIMESTAMP_OFFSET);
     let (new_attributes, new_max) = match log_append_time {
         Some(now) => (attributes | TIMESTAMP_TYPE_MASK, now),
         None => (
@@ -435,14 +438,37 @@ pub fn assign_offsets(
         ),
     };
     if new_attributes != attributes || new_max != current_max {
-        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+        header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
             .copy_from_slice(&new_attributes.to_be_bytes());
-        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
             .copy_from_slice(&new_max.to_be_bytes());
-        let crc = crc32c(&batch[ATTRIBUTES_OFFSET..]);
-        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let crc = crc32c_parts(&[&header[ATTRIBUTES_OFFSET..], rest]);
+        header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
     new_max
+}
+
+/// [`stamp_header`] on a whole batch in one buffer, in place. Returns the stored max timestamp.
+pub fn assign_offsets(
+    batch: &mut [u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+    records_max_timestamp: Option<i64>,
+) -> i64 {
+    let (head, rest) = batch.split_at_mut(RECORD_BATCH_OVERHEAD);
+    let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+    header.copy_from_slice(head);
+    let max = stamp_header(
+        &mut header,
+        rest,
+        base_offset,
+        leader_epoch,
+        log_append_time,
+        records_max_timestamp,
+    );
+    head.copy_from_slice(&header);
+    max
 }
 
 #[cfg(test)]

@@ -67,9 +67,9 @@ fn workload(root: &Path, clean_shutdown: bool) -> Vec<(i64, i64)> {
     let mut acked = Vec::new();
     if let Ok(log) = log {
         for i in 0..BATCHES {
-            let appended = log.append_as_leader(nth_batch(i), 0).or_else(|e| {
+            let appended = log.append_as_leader(&nth_batch(i), 0).or_else(|e| {
                 if i % 2 == 1 {
-                    log.append_as_leader(nth_batch(i), 0)
+                    log.append_as_leader(&nth_batch(i), 0)
                 } else {
                     Err(e)
                 }
@@ -122,7 +122,7 @@ fn check(root: &Path, acked: &[(i64, i64)], what: &str) -> i64 {
     }
     let end = log.log_end_offset();
     let next = log
-        .append_as_leader(batch(1, 5000, 10), 0)
+        .append_as_leader(&batch(1, 5000, 10), 0)
         .unwrap_or_else(|e| panic!("{what}: append after reopening failed: {e}"));
     assert_eq!(
         next.first_offset, end,
@@ -230,7 +230,7 @@ fn the_recovery_point_never_passes_a_segment_whose_fsync_failed() {
     let plan = FaultPlan::arm_on(root.path(), Op::Sync, "00000000000000000000.log");
     for ts in 0..4 {
         // Each append rolls; appends fail once the log is offline.
-        let _ = log.append_as_leader(batch(1, ts, 50), 0);
+        let _ = log.append_as_leader(&batch(1, ts, 50), 0);
     }
     wait_for_flusher();
     assert!(plan.fired().is_some(), "segment 0 fsync attempted");
@@ -257,10 +257,10 @@ fn a_failed_configured_flush_never_leaves_the_records_readable() {
     };
     let log = UnifiedLog::create(&dir, TopicPartition::new("t", 0), Uuid::nil(), config, 0)
         .expect("create");
-    log.append_as_leader(batch(1, 0, 10), 0).expect("first");
+    log.append_as_leader(&batch(1, 0, 10), 0).expect("first");
     let plan = FaultPlan::arm_on(root.path(), Op::Sync, "00000000000000000000.log");
     let err = log
-        .append_as_leader(batch(1, 1, 10), 0)
+        .append_as_leader(&batch(1, 1, 10), 0)
         .expect_err("the flush fails");
     assert_eq!(err.error_code(), 56);
     drop(plan);

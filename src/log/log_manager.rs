@@ -691,7 +691,7 @@ mod tests {
             &mgr.get_or_create(&TopicPartition::new("t", 0), id, LogConfig::default())
                 .expect("get")
         ));
-        t0.append_as_leader(batch(3, 5, 10), 0).expect("append");
+        t0.append_as_leader(&batch(3, 5, 10), 0).expect("append");
         std::fs::create_dir_all(dirs[0].join("__cluster_metadata-0")).expect("metadata dir");
         std::fs::write(dirs[0].join("meta.properties"), "version=1\n").expect("meta");
         mgr.shutdown().expect("shutdown");
@@ -741,9 +741,9 @@ mod tests {
                 LogConfig::default(),
             )
             .expect("create");
-        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        log.append_as_leader(&batch(2, 5, 10), 0).expect("append");
         mgr.checkpoint().expect("checkpoint");
-        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        log.append_as_leader(&batch(2, 5, 10), 0).expect("append");
         let path = log.dir().join("00000000000000000000.log");
         drop((log, mgr)); // no shutdown: a crash
         let mut bytes = std::fs::read(&path).expect("read");
@@ -773,7 +773,7 @@ mod tests {
             .get_or_create(&TopicPartition::new("t", 0), Uuid::nil(), config)
             .expect("create");
         for _ in 0..3 {
-            log.append_as_leader(batch(1, 0, 10), 0).expect("append");
+            log.append_as_leader(&batch(1, 0, 10), 0).expect("append");
         }
         mgr.flush_dirty_logs(now_ms());
         assert_eq!(log.recovery_point(), 3);

@@ -6,8 +6,10 @@ mod connection;
 /// Public for the fuzz harness (`fuzz/`, `tests/fuzz.rs`), which feeds arbitrary bytes through
 /// the framing and header parsing every connection uses.
 pub mod frame;
+mod limits;
 mod listen;
 pub mod rlimit;
+mod transport;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
@@ -47,6 +49,9 @@ pub enum ServerError {
     /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// `max.connections.per.ip.overrides` is malformed.
+    #[error(transparent)]
+    ConnectionLimits(#[from] limits::OverridesError),
     /// The open-file limit is too low for the logs on disk.
     #[error(transparent)]
     OpenFiles(#[from] rlimit::TooFewOpenFiles),
@@ -69,6 +74,7 @@ struct BoundListener {
 pub struct Broker {
     state: Arc<BrokerState>,
     listeners: Vec<BoundListener>,
+    quotas: Arc<limits::ConnectionQuotas>,
 }
 
 impl Broker {
@@ -131,6 +137,14 @@ impl Broker {
         let on_delete = groups.clone();
         topic_admin.on_topic_deleted(move |topic| on_delete.on_topic_deleted(topic));
         groups.attach_existing(&topic_admin);
+        let quotas = Arc::new(limits::ConnectionQuotas::new(
+            config.max_connections,
+            config.max_connections_per_ip,
+            &config.max_connections_per_ip_overrides,
+        )?);
+        let fetch_sessions = FetchSessionCache::new(
+            usize::try_from(config.max_incremental_fetch_session_cache_slots).unwrap_or(0),
+        );
         let transactions = Arc::new(TransactionCoordinator::new(
             config.node_id,
             TxnConfig::from_broker(&config),
@@ -148,11 +162,15 @@ impl Broker {
             logs,
             topic_admin,
             producer_ids,
-            fetch_sessions: FetchSessionCache::default(),
+            fetch_sessions,
             groups,
             transactions,
         });
-        Ok(Broker { state, listeners })
+        Ok(Broker {
+            state,
+            listeners,
+            quotas,
+        })
     }
 
     /// The addresses the client listeners are bound to (useful with port 0).
@@ -180,7 +198,12 @@ impl Broker {
                 "Awaiting socket connections on {} (listener {}, advertised as {}:{}).",
                 l.local, l.listener.name, l.advertised.host, l.advertised.port
             );
-            accept_loops.spawn(accept_loop(l, conn_tx.clone(), stop_rx.clone()));
+            accept_loops.spawn(accept_loop(
+                l,
+                self.quotas.clone(),
+                conn_tx.clone(),
+                stop_rx.clone(),
+            ));
         }
         drop(conn_tx);
         info!(
@@ -195,14 +218,29 @@ impl Broker {
                 .collect::<Vec<_>>()
                 .join(",")
         );
+        let shared = Arc::new(connection::Shared {
+            state: self.state.clone(),
+            handling: tokio::sync::Semaphore::new(
+                usize::try_from(self.state.config.queued_max_requests)
+                    .unwrap_or(1)
+                    .max(1),
+            ),
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = conn_rx.recv() => match accepted {
-                    Some((stream, info)) => {
-                        let state = self.state.clone();
-                        connections.spawn(connection::serve(stream, state, info, stop_rx.clone()));
+                    Some((stream, info, slot)) => {
+                        let (reader, writer) = stream.into_split();
+                        connections.spawn(connection::serve(
+                            reader,
+                            writer,
+                            shared.clone(),
+                            info,
+                            stop_rx.clone(),
+                            slot,
+                        ));
                     }
                     None => break,
                 },
@@ -244,10 +282,15 @@ impl Broker {
     }
 }
 
-type Accepted = (tokio::net::TcpStream, crate::handlers::ConnectionInfo);
+type Accepted = (
+    tokio::net::TcpStream,
+    crate::handlers::ConnectionInfo,
+    limits::ConnectionGuard,
+);
 
 async fn accept_loop(
     l: BoundListener,
+    quotas: Arc<limits::ConnectionQuotas>,
     tx: tokio::sync::mpsc::Sender<Accepted>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -258,6 +301,24 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // Kafka's acceptor: wait while the broker is at max.connections, refuse an
+                // address over its own limit.
+                let slot = tokio::select! {
+                    s = quotas.acquire(peer.ip()) => s,
+                    _ = stop.changed() => return,
+                };
+                let slot = match slot {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        info!(
+                            "Rejected connection from {}, address already has the configured maximum of {} connections.",
+                            peer.ip(),
+                            e.limit
+                        );
+                        drop(stream);
+                        continue;
+                    }
+                };
                 let _ = stream.set_nodelay(true);
                 let advertised_host = if l.advertised.host.is_empty() {
                     stream
@@ -273,7 +334,7 @@ async fn accept_loop(
                     advertised_host,
                     advertised_port: i32::from(l.advertised.port),
                 };
-                if tx.send((stream, info)).await.is_err() {
+                if tx.send((stream, info, slot)).await.is_err() {
                     return;
                 }
             }

@@ -387,7 +387,7 @@ pub(crate) mod test_util {
     /// Appends `n` single-batch produces of `per` records with timestamps from `ts`.
     pub fn append_n(log: &UnifiedLog, n: usize, per: usize, ts: i64) {
         for i in 0..n {
-            log.append_as_leader(batch(per, ts + i as i64, 50), 0)
+            log.append_as_leader(&batch(per, ts + i as i64, 50), 0)
                 .expect("append");
         }
     }
