@@ -729,6 +729,52 @@ mod tests {
             .expect("deleting twice is fine");
     }
 
+    /// A log on disk of another topic id (a deleted topic's directory that came back, then a
+    /// new topic of the same name) is set aside as `-stray`, never served as the new topic's.
+    #[test]
+    fn a_log_of_another_topic_id_is_set_aside() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs = vec![root.path().to_path_buf()];
+        let tp = TopicPartition::new("t", 0);
+        let mgr = start(&dirs);
+        let old = mgr
+            .get_or_create(&tp, Uuid::from_u128(1), LogConfig::default())
+            .expect("create");
+        old.append_as_leader(&batch(3, 5, 10), 0).expect("append");
+        mgr.shutdown().expect("shutdown");
+        drop((old, mgr));
+        let mgr = start(&dirs);
+        let new = mgr
+            .get_or_create(&tp, Uuid::from_u128(2), LogConfig::default())
+            .expect("create the new topic's log");
+        assert_eq!(new.topic_id(), Uuid::from_u128(2));
+        assert_eq!(new.log_end_offset(), 0, "the old records are not served");
+        let stray: Vec<String> = std::fs::read_dir(root.path())
+            .expect("read dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(STRAY_DIR_SUFFIX))
+            .collect();
+        assert_eq!(stray.len(), 1, "{stray:?}");
+        assert!(stray[0].starts_with("t-0."), "{stray:?}");
+    }
+
+    #[test]
+    fn renamed_dir_names_fit_in_255_bytes_as_kafkas_do() {
+        let long = TopicPartition::new("x".repeat(249), 12);
+        let name = renamed_dir_name(&long, DELETE_DIR_SUFFIX);
+        assert_eq!(name.len(), 255);
+        assert!(name.ends_with("-delete"));
+        assert!(name.contains("-12."));
+        let short = renamed_dir_name(&TopicPartition::new("t", 0), STRAY_DIR_SUFFIX);
+        assert!(
+            short.starts_with("t-0.") && short.ends_with("-stray"),
+            "{short}"
+        );
+        assert_eq!(short.len(), "t-0.".len() + 32 + "-stray".len());
+        assert_eq!(parse_partition_dir(&name), None);
+    }
+
     #[test]
     fn unclean_restart_recovers_from_the_checkpoint() {
         let root = tempfile::tempdir().expect("tempdir");

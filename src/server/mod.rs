@@ -100,17 +100,15 @@ impl Broker {
             LogManager::startup(&config.log_dirs, &lookup, threads)?
         };
         // A crash between writing the catalog and creating a log leaves a partition without a
-        // log: create it now.
+        // log: create it now. A log left of another topic id (a deleted topic whose directory
+        // rename did not survive a crash, then a new topic of the same name) is set aside.
         for t in catalog.all() {
             for p in 0..t.partitions {
                 let tp = TopicPartition {
                     topic: t.name.clone(),
                     partition: p,
                 };
-                let log = match logs.get(&tp) {
-                    Some(log) => log,
-                    None => logs.get_or_create(&tp, t.id, t.config.clone())?,
-                };
+                let log = logs.get_or_create(&tp, t.id, t.config.clone())?;
                 log.set_leader_epoch(t.leader_epoch(p));
             }
         }
