@@ -85,11 +85,11 @@ fn lookup(
         Isolation::ReadCommitted => log.last_stable_offset(),
         Isolation::ReadUncommitted => log.high_watermark(),
     };
-    let found = |offset: i64, ts: i64| {
+    let found = |offset: i64, ts: i64, epoch: i32| {
         base.clone()
             .with_offset(offset)
             .with_timestamp(ts)
-            .with_leader_epoch(0)
+            .with_leader_epoch(epoch)
     };
     let none = base
         .clone()
@@ -101,8 +101,8 @@ fn lookup(
         return failed(e);
     }
     let by_search = match timestamp {
-        LATEST => return found(last_fetchable, -1),
-        EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1),
+        LATEST => return found(last_fetchable, -1, log.leader_epoch()),
+        EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1, 0),
         // Without tiered storage nothing is pending upload.
         EARLIEST_PENDING_UPLOAD => return none,
         MAX_TIMESTAMP => log.max_timestamp_and_offset(),

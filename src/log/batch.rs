@@ -401,18 +401,19 @@ pub fn check_create_time(
 }
 
 /// Rewrites the broker-owned header fields of a validated batch in place: base offset,
-/// partition leader epoch 0 and, when `max_timestamp` differs from what the batch carries (or
+/// partition leader epoch and, when `max_timestamp` differs from what the batch carries (or
 /// the topic uses `LogAppendTime`), the timestamp type and max timestamp with a fresh CRC.
 /// Returns the batch's max timestamp as stored.
 pub fn assign_offsets(
     batch: &mut [u8],
     base_offset: i64,
+    leader_epoch: i32,
     log_append_time: Option<i64>,
     records_max_timestamp: Option<i64>,
 ) -> i64 {
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
-        .copy_from_slice(&0i32.to_be_bytes());
+        .copy_from_slice(&leader_epoch.to_be_bytes());
     let attributes = be_i16(batch, ATTRIBUTES_OFFSET);
     let current_max = be_i64(batch, MAX_TIMESTAMP_OFFSET);
     let (new_attributes, new_max) = match log_append_time {
@@ -628,7 +629,7 @@ mod tests {
     fn assigning_offsets_keeps_the_crc_valid() {
         let mut buf = batch(4, 500, 8);
         let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
-        let max = assign_offsets(&mut buf, 42, None, v.records_max_timestamp);
+        let max = assign_offsets(&mut buf, 42, 0, None, v.records_max_timestamp);
         assert_eq!(max, 503);
         let h = check_stored_batch(&buf).expect("crc still valid");
         assert_eq!(
@@ -637,7 +638,7 @@ mod tests {
         );
         assert!(!h.is_log_append_time());
 
-        let max = assign_offsets(&mut buf, 7, Some(99_999), v.records_max_timestamp);
+        let max = assign_offsets(&mut buf, 7, 0, Some(99_999), v.records_max_timestamp);
         assert_eq!(max, 99_999);
         let h = check_stored_batch(&buf).expect("crc recomputed");
         assert!(h.is_log_append_time());
@@ -652,7 +653,7 @@ mod tests {
         buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
         assert_eq!(
-            assign_offsets(&mut buf, 0, None, v.records_max_timestamp),
+            assign_offsets(&mut buf, 0, 0, None, v.records_max_timestamp),
             101
         );
         assert_eq!(check_stored_batch(&buf).expect("valid").max_timestamp, 101);

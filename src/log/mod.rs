@@ -37,6 +37,7 @@ pub use crc::{crc32c, crc32c_reference};
 pub use error::LogError;
 pub use log_manager::{DetachedLog, LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
+pub use partition_metadata::topic_id_to_string;
 pub use producer_state::{BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager};
 pub use segment::LogSegment;
 pub use time_index::TimeIndex;

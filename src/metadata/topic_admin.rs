@@ -127,6 +127,7 @@ impl TopicAdmin {
             partitions: topic.partitions,
             overrides: topic.configs,
             config,
+            leader_epochs: vec![0; usize::try_from(topic.partitions).unwrap_or(0)],
         };
         if validate_only {
             return Ok(Arc::new(info));

@@ -70,7 +70,8 @@ impl Broker {
     /// from formatted storage (`meta.properties`).
     pub async fn start(config: KafkaConfig, cluster_id: String) -> Result<Broker, ServerError> {
         let config = Arc::new(config);
-        let catalog = TopicCatalog::load(&config.metadata_log_dir, config.log.clone())?;
+        let catalog =
+            TopicCatalog::load(&config.metadata_log_dir, config.node_id, config.log.clone())?;
         let threads = config.num_recovery_threads_per_data_dir.max(1) as usize;
         let logs = {
             let lookup = |topic: &str| {
@@ -89,13 +90,18 @@ impl Broker {
                     topic: t.name.clone(),
                     partition: p,
                 };
-                if logs.get(&tp).is_none() {
-                    logs.get_or_create(&tp, t.id, t.config.clone())?;
-                }
+                let log = match logs.get(&tp) {
+                    Some(log) => log,
+                    None => logs.get_or_create(&tp, t.id, t.config.clone())?,
+                };
+                log.set_leader_epoch(t.leader_epoch(p));
             }
         }
-        let producer_ids = Arc::new(ProducerIdManager::open(&config.metadata_log_dir)?);
         let catalog = Arc::new(catalog);
+        let producer_ids = Arc::new(ProducerIdManager::open(
+            catalog.clone(),
+            &config.metadata_log_dir,
+        )?);
         let logs = Arc::new(logs);
         let topic_admin = TopicAdmin::new(
             catalog.clone(),

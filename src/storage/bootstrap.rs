@@ -23,7 +23,7 @@ pub const METADATA_VERSION: &str = "4.1-IV1";
 /// Feature levels Kafka 4.1 writes for a new cluster, in its order (`metadata.version` first,
 /// then by name). `kraft.version` belongs to the Raft layer and features at level 0
 /// (`share.version`, `streams.version`) are left out, as Kafka leaves them out.
-const FEATURE_LEVELS: [(&str, i16); 4] = [
+pub const FEATURE_LEVELS: [(&str, i16); 4] = [
     ("metadata.version", 27),
     ("eligible.leader.replicas.version", 1),
     ("group.version", 1),

@@ -439,7 +439,7 @@ mod tests {
         for i in 0..n {
             let mut b = batch(per, 1000 + i as i64, 100);
             let v = validate_produce_batches(&b, 1 << 20, &tp).expect("valid")[0];
-            assign_offsets(&mut b, next, None, v.records_max_timestamp);
+            assign_offsets(&mut b, next, 0, None, v.records_max_timestamp);
             seg.append(&b, interval).expect("append");
             next += per as i64;
         }

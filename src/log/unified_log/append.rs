@@ -107,6 +107,7 @@ impl UnifiedLog {
             let stored_max = assign_offsets(
                 bytes,
                 next_offset,
+                self.leader_epoch(),
                 log_append_time,
                 batch.records_max_timestamp,
             );
@@ -178,7 +179,13 @@ impl UnifiedLog {
         let offset = self.log_end_offset();
         producers.check_marker(producer_id, producer_epoch, &marker, offset)?;
         let mut records = BytesMut::from(&records[..]);
-        assign_offsets(&mut records, offset, None, Some(now_ms));
+        assign_offsets(
+            &mut records,
+            offset,
+            self.leader_epoch(),
+            None,
+            Some(now_ms),
+        );
         let mut segment = self.active_segment();
         if segment.size() > 0 && segment.should_roll(&config, records.len(), now_ms, offset, now_ms)
         {

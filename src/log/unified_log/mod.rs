@@ -23,7 +23,7 @@ pub(crate) use durability::wait_for_flusher;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
@@ -72,6 +72,9 @@ pub struct UnifiedLog {
     last_flush_ms: AtomicI64,
     /// Wakes fetch long-polls waiting for data when an append publishes new offsets.
     notify: Notify,
+    /// The partition's leader epoch from the cluster metadata, stamped on every appended
+    /// batch (0 unless the partition was taken over from another leader).
+    leader_epoch: AtomicI32,
 }
 
 impl UnifiedLog {
@@ -123,6 +126,7 @@ impl UnifiedLog {
             unflushed_messages: AtomicI64::new(0),
             last_flush_ms: AtomicI64::new(now_ms),
             notify: Notify::new(),
+            leader_epoch: AtomicI32::new(0),
         }
     }
 
@@ -149,6 +153,17 @@ impl UnifiedLog {
     /// Applies new topic configuration (AlterConfigs); takes effect from the next append.
     pub fn update_config(&self, config: LogConfig) {
         *self.config.write() = config;
+    }
+
+    /// The leader epoch appended batches are stamped with.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    /// Sets the leader epoch from the cluster metadata (at start-up, for partitions taken over
+    /// from another leader).
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::Release);
     }
 
     /// First offset still in the log.
