@@ -3,6 +3,10 @@
 //! field by field except for the differences listed in [`ALLOWED`] (mirrored in DIFFERENCES.md).
 //! Needs java and mvn (scripts/apache-kafka.sh); Kafka is started once for all sequences.
 
+// Batch builders (any codec) shared with the fuzz targets.
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)]
+mod batches;
 #[path = "differential/brokers.rs"]
 mod brokers;
 mod common;
@@ -39,6 +43,11 @@ const ALLOWED: &[Allowed] = &[
         step: "produce.*",
         field: "responses[*].partition_responses[*].error_message",
         reason: "wording: Kafka 4.1 sends null here; Strom explains the rejection",
+    },
+    Allowed {
+        step: "produce.records_*",
+        field: "responses[*].partition_responses[*].log_start_offset",
+        reason: "pending: with an error found while walking the records (structure, count, decompression) Kafka reports the log start offset, Strom -1 (src/handlers/produce.rs answers every append error with -1)",
     },
     Allowed {
         step: "fetch.unknown_topic",

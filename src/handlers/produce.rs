@@ -7,7 +7,6 @@ use super::{BrokerState, Handled, Reply, Request, decode_or_close};
 use crate::base::clock::now_ms;
 use crate::log::{BatchHeader, TopicPartition};
 use crate::metadata::{TopicInfo, is_internal_topic};
-use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -227,7 +226,7 @@ fn append_partition(
         );
     }
     let header = BatchHeader::parse(&records);
-    let append = || log.append_as_leader(BytesMut::from(records.clone()), now);
+    let append = || log.append_as_leader(&records, now);
     // KIP-890: a transactional write to a partition where the producer has no open
     // transaction must be part of its transaction (added implicitly from v12).
     let needs_verification = state.transactions.config().verification_enabled

@@ -3,13 +3,14 @@
 //!
 //! A batch is stored on disk exactly as the producer sent it except for the header fields the
 //! broker owns (base offset, partition leader epoch, and for `LogAppendTime` the timestamp type
-//! and max timestamp). Validation therefore never decompresses: it checks sizes, magic, CRC and
-//! counts, and for uncompressed batches walks the record lengths, which is cheap.
+//! and max timestamp). Validation checks sizes, magic, CRC and counts, and walks every record's
+//! length and timestamp, through a bounded decompressing stream for compressed batches.
 
 use super::TopicPartition;
-use super::crc::crc32c;
+use super::compression;
+use super::crc::{crc32c, crc32c_parts};
 use super::error::LogError;
-use super::records::walk_records;
+use super::records::{WalkError, walk_records};
 
 /// Bytes before the batch length field's end: base offset (8) + batch length (4).
 pub const LOG_OVERHEAD: usize = 12;
@@ -189,7 +190,8 @@ pub struct ValidatedBatch {
     pub position: usize,
     /// Its header as sent.
     pub header: BatchHeader,
-    /// For uncompressed batches, the largest record timestamp found by walking the records.
+    /// The largest record timestamp, found by walking the records (None only for a batch
+    /// without records, which validation refuses).
     pub records_max_timestamp: Option<i64>,
 }
 
@@ -299,21 +301,30 @@ fn validate_one(
         )));
     }
     validate_header_rules(&header, tp, origin)?;
-    let records_max_timestamp = if header.compression() == 0 {
-        let mut max_delta: Option<i64> = None;
-        walk_records(&batch[RECORD_BATCH_OVERHEAD..], header.record_count, |r| {
-            max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
-        })
-        .map_err(|e| LogError::InvalidRecord(format!("{e} in record batch appended to {tp}")))?;
-        max_delta.map(|d| header.base_timestamp.saturating_add(d))
-    } else {
-        None
-    };
+    // Every record is walked, through a bounded decompressing stream for compressed batches
+    // (Kafka's LogValidator iterates the records of both kinds).
+    let records = compression::reader(header.compression(), &batch[RECORD_BATCH_OVERHEAD..])
+        .map_err(|e| records_error(WalkError::Undecompressable(e.to_string()), tp))?;
+    let mut max_delta: Option<i64> = None;
+    walk_records(records, header.record_count, |r| {
+        max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
+    })
+    .map_err(|e| records_error(e, tp))?;
+    let records_max_timestamp = max_delta.map(|d| header.base_timestamp.saturating_add(d));
     Ok(ValidatedBatch {
         position,
         header,
         records_max_timestamp,
     })
+}
+
+/// A batch whose records do not parse (`INVALID_RECORD`) or do not decompress.
+fn records_error(e: WalkError, tp: &TopicPartition) -> LogError {
+    let message = format!("{e} in record batch appended to {tp}");
+    match e {
+        WalkError::Invalid(_) => LogError::InvalidRecord(message),
+        WalkError::Undecompressable(_) => LogError::Undecompressable(message),
+    }
 }
 
 /// Kafka's `LogValidator.validateBatch` rules that only need the header.
@@ -371,8 +382,8 @@ fn validate_header_rules(
 /// Kafka's `LogValidator.validateTimestamp` for `CreateTime` topics: refuses a batch whose
 /// newest record is more than `message.timestamp.after.max.ms` in the future, or whose first
 /// record is more than `message.timestamp.before.max.ms` in the past (`INVALID_TIMESTAMP`).
-/// Uncompressed batches are judged by their records, compressed ones by the header's max
-/// timestamp; the lower bound uses the header's base timestamp (the first record's).
+/// The upper bound judges the newest record, the lower bound the header's base timestamp (the
+/// first record's).
 pub fn check_create_time(
     batch: &ValidatedBatch,
     now_ms: i64,
@@ -400,22 +411,25 @@ pub fn check_create_time(
     Ok(())
 }
 
-/// Rewrites the broker-owned header fields of a validated batch in place: base offset,
-/// partition leader epoch and, when `max_timestamp` differs from what the batch carries (or
-/// the topic uses `LogAppendTime`), the timestamp type and max timestamp with a fresh CRC.
-/// Returns the batch's max timestamp as stored.
-pub fn assign_offsets(
-    batch: &mut [u8],
+/// Stamps the broker-owned header fields of a validated batch into `header`, a copy of its
+/// first [`RECORD_BATCH_OVERHEAD`] bytes, leaving the rest of the batch (`rest`) untouched:
+/// base offset, partition leader epoch and, when `max_timestamp` differs from what the batch
+/// carries (or the topic uses `LogAppendTime`), the timestamp type and max timestamp with a
+/// fresh CRC over the stamped header and `rest`. The stored batch is `header` then `rest`, so
+/// the payload is written from the request as received. Returns the max timestamp as stored.
+pub fn stamp_header(
+    header: &mut [u8; RECORD_BATCH_OVERHEAD],
+    rest: &[u8],
     base_offset: i64,
     leader_epoch: i32,
     log_append_time: Option<i64>,
     records_max_timestamp: Option<i64>,
 ) -> i64 {
-    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
         .copy_from_slice(&leader_epoch.to_be_bytes());
-    let attributes = be_i16(batch, ATTRIBUTES_OFFSET);
-    let current_max = be_i64(batch, MAX_TIMESTAMP_OFFSET);
+    let attributes = be_i16(header, ATTRIBUTES_OFFSET);
+    let current_max = be_i64(header, MAX_TIMESTAMP_OFFSET);
     let (new_attributes, new_max) = match log_append_time {
         Some(now) => (attributes | TIMESTAMP_TYPE_MASK, now),
         None => (
@@ -424,14 +438,37 @@ pub fn assign_offsets(
         ),
     };
     if new_attributes != attributes || new_max != current_max {
-        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+        header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
             .copy_from_slice(&new_attributes.to_be_bytes());
-        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
             .copy_from_slice(&new_max.to_be_bytes());
-        let crc = crc32c(&batch[ATTRIBUTES_OFFSET..]);
-        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let crc = crc32c_parts(&[&header[ATTRIBUTES_OFFSET..], rest]);
+        header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
     new_max
+}
+
+/// [`stamp_header`] on a whole batch in one buffer, in place. Returns the stored max timestamp.
+pub fn assign_offsets(
+    batch: &mut [u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+    records_max_timestamp: Option<i64>,
+) -> i64 {
+    let (head, rest) = batch.split_at_mut(RECORD_BATCH_OVERHEAD);
+    let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+    header.copy_from_slice(head);
+    let max = stamp_header(
+        &mut header,
+        rest,
+        base_offset,
+        leader_epoch,
+        log_append_time,
+        records_max_timestamp,
+    );
+    head.copy_from_slice(&header);
+    max
 }
 
 #[cfg(test)]

@@ -15,6 +15,11 @@ pub enum LogError {
     /// (`INVALID_RECORD`, 87).
     #[error("{0}")]
     InvalidRecord(String),
+    /// A compressed batch its codec cannot expand (garbage, truncated, a zstd window over
+    /// 128 MiB). Kafka's decompressing record iterator throws a plain `KafkaException`, which
+    /// the produce path answers with `UNKNOWN_SERVER_ERROR` (-1).
+    #[error("{0}")]
+    Undecompressable(String),
     /// One batch is larger than `max.message.bytes` (`MESSAGE_TOO_LARGE`, 10).
     #[error(
         "The record batch size in the append to {partition} is {size} bytes which exceeds the maximum configured value of {max}."
@@ -151,6 +156,7 @@ impl LogError {
     /// Kafka's numeric error code for this error, as it goes in a response.
     pub fn error_code(&self) -> i16 {
         match self {
+            LogError::Undecompressable(_) => -1,
             LogError::OffsetOutOfRange { .. } => 1,
             LogError::CorruptMessage(_) => 2,
             LogError::MessageTooLarge { .. } => 10,
@@ -204,6 +210,7 @@ mod tests {
     fn error_codes_match_kafka() {
         assert_eq!(LogError::CorruptMessage(String::new()).error_code(), 2);
         assert_eq!(LogError::InvalidRecord(String::new()).error_code(), 87);
+        assert_eq!(LogError::Undecompressable(String::new()).error_code(), -1);
         assert_eq!(
             LogError::MessageTooLarge {
                 partition: "t-0".into(),

@@ -67,9 +67,9 @@ fn workload(root: &Path, clean_shutdown: bool) -> Vec<(i64, i64)> {
     let mut acked = Vec::new();
     if let Ok(log) = log {
         for i in 0..BATCHES {
-            let appended = log.append_as_leader(nth_batch(i), 0).or_else(|e| {
+            let appended = log.append_as_leader(&nth_batch(i), 0).or_else(|e| {
                 if i % 2 == 1 {
-                    log.append_as_leader(nth_batch(i), 0)
+                    log.append_as_leader(&nth_batch(i), 0)
                 } else {
                     Err(e)
                 }
@@ -122,7 +122,7 @@ fn check(root: &Path, acked: &[(i64, i64)], what: &str) -> i64 {
     }
     let end = log.log_end_offset();
     let next = log
-        .append_as_leader(batch(1, 5000, 10), 0)
+        .append_as_leader(&batch(1, 5000, 10), 0)
         .unwrap_or_else(|e| panic!("{what}: append after reopening failed: {e}"));
     assert_eq!(
         next.first_offset, end,
@@ -230,7 +230,7 @@ fn the_recovery_point_never_passes_a_segment_whose_fsync_failed() {
     let plan = FaultPlan::arm_on(root.path(), Op::Sync, "00000000000000000000.log");
     for ts in 0..4 {
         // Each append rolls; appends fail once the log is offline.
-        let _ = log.append_as_leader(batch(1, ts, 50), 0);
+        let _ = log.append_as_leader(&batch(1, ts, 50), 0);
     }
     wait_for_flusher();
     assert!(plan.fired().is_some(), "segment 0 fsync attempted");
@@ -241,4 +241,38 @@ fn the_recovery_point_never_passes_a_segment_whose_fsync_failed() {
     );
     assert!(log.is_offline());
     assert!(log.saw_io_error());
+}
+
+/// Issue #10 item 13: with `flush.messages` the flush ran after the records were published, so
+/// a failed fsync told the client KAFKA_STORAGE_ERROR for records consumers could already read.
+/// Now the flush comes first: the client's 56 and what readers see agree.
+#[test]
+fn a_failed_configured_flush_never_leaves_the_records_readable() {
+    let root = scratch();
+    let dir = root.path().join("t-0");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let config = LogConfig {
+        flush_messages: 1,
+        ..LogConfig::default()
+    };
+    let log = UnifiedLog::create(&dir, TopicPartition::new("t", 0), Uuid::nil(), config, 0)
+        .expect("create");
+    log.append_as_leader(&batch(1, 0, 10), 0).expect("first");
+    let plan = FaultPlan::arm_on(root.path(), Op::Sync, "00000000000000000000.log");
+    let err = log
+        .append_as_leader(&batch(1, 1, 10), 0)
+        .expect_err("the flush fails");
+    assert_eq!(err.error_code(), 56);
+    drop(plan);
+    assert_eq!(
+        log.log_end_offset(),
+        1,
+        "the failed append was not published"
+    );
+    let read = log.read(0, 1 << 20, true);
+    assert!(
+        read.as_ref().is_err_and(|e| e.error_code() == 56),
+        "an offline log answers KAFKA_STORAGE_ERROR, not the records: {:?}",
+        read.map(|r| r.records.len())
+    );
 }

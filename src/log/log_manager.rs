@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::TopicPartition;
 use super::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
 use super::error::LogError;
+use super::segment::LOG_SUFFIX;
 use super::unified_log::{LoadHints, UnifiedLog};
 use crate::base::fs;
 use crate::base::fsync::fsync_dir;
@@ -141,6 +142,32 @@ impl LogManager {
             create_lock: Mutex::new(()),
             failed_dirs: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// Partition directories and segments (`.log` files) in `log_dirs`, counted without
+    /// opening anything: what start-up checks the open-file limit against.
+    pub fn count_on_disk(log_dirs: &[PathBuf]) -> (u64, u64) {
+        let (mut partitions, mut segments) = (0u64, 0u64);
+        for dir in log_dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if parse_partition_dir(&name.to_string_lossy()).is_none() {
+                    continue;
+                }
+                let Ok(files) = std::fs::read_dir(entry.path()) else {
+                    continue;
+                };
+                partitions += 1;
+                segments += files
+                    .flatten()
+                    .filter(|f| f.file_name().to_string_lossy().ends_with(LOG_SUFFIX))
+                    .count() as u64;
+            }
+        }
+        (partitions, segments)
     }
 
     /// The log of `tp`, if this broker has one.
@@ -664,7 +691,7 @@ mod tests {
             &mgr.get_or_create(&TopicPartition::new("t", 0), id, LogConfig::default())
                 .expect("get")
         ));
-        t0.append_as_leader(batch(3, 5, 10), 0).expect("append");
+        t0.append_as_leader(&batch(3, 5, 10), 0).expect("append");
         std::fs::create_dir_all(dirs[0].join("__cluster_metadata-0")).expect("metadata dir");
         std::fs::write(dirs[0].join("meta.properties"), "version=1\n").expect("meta");
         mgr.shutdown().expect("shutdown");
@@ -714,9 +741,9 @@ mod tests {
                 LogConfig::default(),
             )
             .expect("create");
-        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        log.append_as_leader(&batch(2, 5, 10), 0).expect("append");
         mgr.checkpoint().expect("checkpoint");
-        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        log.append_as_leader(&batch(2, 5, 10), 0).expect("append");
         let path = log.dir().join("00000000000000000000.log");
         drop((log, mgr)); // no shutdown: a crash
         let mut bytes = std::fs::read(&path).expect("read");
@@ -746,7 +773,7 @@ mod tests {
             .get_or_create(&TopicPartition::new("t", 0), Uuid::nil(), config)
             .expect("create");
         for _ in 0..3 {
-            log.append_as_leader(batch(1, 0, 10), 0).expect("append");
+            log.append_as_leader(&batch(1, 0, 10), 0).expect("append");
         }
         mgr.flush_dirty_logs(now_ms());
         assert_eq!(log.recovery_point(), 3);

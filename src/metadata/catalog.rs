@@ -13,13 +13,14 @@ use super::records::{
     TOPIC_RESOURCE,
 };
 use crate::base::clock::now_ms;
-use crate::config::{ConfigError, LogConfig};
+use crate::config::{ConfigError, DynamicBrokerConfigs, LogConfig};
 use crate::storage::bootstrap::CLUSTER_METADATA_DIR;
 use parking_lot::{Mutex, RwLock};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -113,13 +114,16 @@ struct Image {
 pub struct TopicCatalog {
     /// This node: the only replica and leader of every partition.
     node_id: i32,
-    /// The broker-level log defaults topics start from.
-    broker_defaults: LogConfig,
+    /// The broker-level log defaults topics start from (static and dynamic broker configs).
+    broker_defaults: RwLock<LogConfig>,
     /// The current image.
     image: RwLock<Image>,
     /// The metadata log; its lock also serialises changes, so the log order is the order in
     /// which changes become visible.
     log: Mutex<MetadataLog>,
+    /// The log's Raft epoch and end offset, readable without waiting for a write's fsync
+    /// (ApiVersions reports the end offset as its features epoch).
+    position: (AtomicI32, AtomicI64),
 }
 
 impl TopicCatalog {
@@ -136,6 +140,13 @@ impl TopicCatalog {
         let mut initial = Vec::new();
         if recovered.empty {
             initial.extend(initial_features(metadata_dir)?);
+            // Kafka's controller records the cluster-wide min.insync.replicas at bootstrap.
+            initial.push(MetadataRecord::Config {
+                resource_type: BROKER_RESOURCE,
+                resource_name: String::new(),
+                name: "min.insync.replicas".into(),
+                value: Some(broker_defaults.min_insync_replicas.to_string()),
+            });
             initial.extend(legacy_topics(metadata_dir, node_id)?);
         }
         let mut topics: BTreeMap<Uuid, TopicState> = BTreeMap::new();
@@ -170,17 +181,91 @@ impl TopicCatalog {
             image.by_id.insert(info.id, info.clone());
             image.by_name.insert(info.name.clone(), info);
         }
+        let position = (
+            AtomicI32::new(log.epoch()),
+            AtomicI64::new(log.end_offset()),
+        );
         Ok(TopicCatalog {
+            position,
             node_id,
-            broker_defaults,
+            broker_defaults: RwLock::new(broker_defaults),
             image: RwLock::new(image),
             log: Mutex::new(log),
         })
     }
 
     /// The broker-level log defaults topics start from.
-    pub fn broker_defaults(&self) -> &LogConfig {
-        &self.broker_defaults
+    pub fn broker_defaults(&self) -> LogConfig {
+        self.broker_defaults.read().clone()
+    }
+
+    /// Makes `defaults` the broker-level log defaults and recomputes every topic's effective
+    /// config from them; returns the topics whose config changed.
+    pub fn apply_broker_defaults(&self, defaults: LogConfig) -> Vec<Arc<TopicInfo>> {
+        let _serialised = self.log.lock();
+        let mut image = self.image.write();
+        let mut changed = Vec::new();
+        for info in image.by_name.values_mut() {
+            let config = match defaults.with_overrides(&info.overrides) {
+                Ok(config) => config,
+                Err(e) => {
+                    warn!("Keeping the configuration of topic {}: {e}", info.name);
+                    continue;
+                }
+            };
+            if config != info.config {
+                let mut next = (**info).clone();
+                next.config = config;
+                *info = Arc::new(next);
+                changed.push(info.clone());
+            }
+        }
+        for info in &changed {
+            image.by_id.insert(info.id, info.clone());
+        }
+        *self.broker_defaults.write() = defaults;
+        changed
+    }
+
+    /// The dynamic broker configs in force for this node.
+    pub fn dynamic_broker_configs(&self) -> DynamicBrokerConfigs {
+        DynamicBrokerConfigs {
+            broker: self.broker_configs(&self.node_id.to_string()),
+            cluster_default: self.broker_configs(""),
+        }
+    }
+
+    /// Replaces the dynamic configs of broker resource `name` ("" = cluster default) with
+    /// `configs`, as `ConfigRecord`s of what changed.
+    pub fn set_broker_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+    ) -> Result<(), CatalogError> {
+        let mut log = self.log.lock();
+        let old = self.broker_configs(name);
+        let record = |key: &String, value: Option<&String>| MetadataRecord::Config {
+            resource_type: BROKER_RESOURCE,
+            resource_name: name.to_string(),
+            name: key.clone(),
+            value: value.cloned(),
+        };
+        let mut records: Vec<MetadataRecord> = configs
+            .iter()
+            .filter(|(k, v)| old.get(*k) != Some(*v))
+            .map(|(k, v)| record(k, Some(v)))
+            .collect();
+        records.extend(
+            old.keys()
+                .filter(|k| !configs.contains_key(*k))
+                .map(|k| record(k, None)),
+        );
+        self.write(&mut log, &records)?;
+        self.image
+            .write()
+            .configs
+            .insert((BROKER_RESOURCE, name.to_string()), configs);
+        Ok(())
     }
 
     /// The topic named `name`, if it exists.
@@ -252,7 +337,7 @@ impl TopicCatalog {
                 info.leader_epochs = vec![0; usize::try_from(info.partitions).unwrap_or(0)];
             }
         }
-        log.append(&records, now_ms())?;
+        self.write(&mut log, &records)?;
         let info = Arc::new(info);
         let mut image = self.image.write();
         if let Some(old) = image.by_name.insert(info.name.clone(), info.clone()) {
@@ -272,7 +357,7 @@ impl TopicCatalog {
         let Some(old) = self.get(name) else {
             return Ok(None);
         };
-        log.append(&[MetadataRecord::RemoveTopic { id: old.id }], now_ms())?;
+        self.write(&mut log, &[MetadataRecord::RemoveTopic { id: old.id }])?;
         let mut image = self.image.write();
         image.by_name.remove(name);
         image.by_id.remove(&old.id);
@@ -290,16 +375,40 @@ impl TopicCatalog {
             broker_epoch: -1,
             next_producer_id: start + size,
         };
-        log.append(&[record], now_ms())?;
+        self.write(&mut log, &[record])?;
         self.image.write().next_producer_id = start + size;
         Ok(start)
+    }
+
+    /// Appends FeatureLevelRecords and applies them to the finalized levels.
+    pub(super) fn append_feature_levels(
+        &self,
+        records: &[MetadataRecord],
+    ) -> Result<(), CatalogError> {
+        let mut log = self.log.lock();
+        self.write(&mut log, records)?;
+        let mut image = self.image.write();
+        let mut topics = BTreeMap::new();
+        for r in records {
+            replay(&mut image, &mut topics, r);
+        }
+        Ok(())
     }
 
     /// The metadata log's Raft epoch (led by this node) and its end offset, for
     /// DescribeQuorum.
     pub fn quorum_position(&self) -> (i32, i64) {
-        let log = self.log.lock();
-        (log.epoch(), log.end_offset())
+        (
+            self.position.0.load(Ordering::Acquire),
+            self.position.1.load(Ordering::Acquire),
+        )
+    }
+
+    /// Appends `records` as one durable batch and publishes the new end offset.
+    fn write(&self, log: &mut MetadataLog, records: &[MetadataRecord]) -> Result<(), CatalogError> {
+        log.append(records, now_ms())?;
+        self.position.1.store(log.end_offset(), Ordering::Release);
+        Ok(())
     }
 
     /// The dynamic configs of broker resource `name` ("" = the cluster-wide default).

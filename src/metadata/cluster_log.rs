@@ -11,6 +11,7 @@
 
 use super::records::{MetadataRecord, RecordError};
 use crate::base::batch_encode::{data, encode_single_batch};
+use crate::base::fs;
 use crate::base::fsync::{fsync_dir, fsync_file};
 use crate::log::check_stored_batch;
 use crate::storage::bootstrap::CLUSTER_METADATA_DIR;
@@ -339,8 +340,21 @@ impl MetadataLog {
         })?;
         buf[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&self.epoch.to_be_bytes());
         let path = &self.segment_path;
-        self.segment.write_all(&buf).map_err(io(path))?;
-        fsync_file(&self.segment).map_err(io(path))?;
+        // The segment is opened for appending: bytes a failed write left behind would come
+        // before every later batch, and recovery, stopping at them, would drop those. So a
+        // failed write (or fsync: the batch must not take effect) is cut back off.
+        let committed = self.segment.metadata().map_err(io(path))?.len();
+        let written = fs::write_all(&self.segment, &buf, path)
+            .and_then(|()| fs::sync_file(&self.segment, path));
+        if let Err(e) = written {
+            if let Err(undo) = fs::set_len(&self.segment, committed, path) {
+                tracing::error!(
+                    "Could not truncate {} back to {committed} bytes after a failed write ({e}): {undo}",
+                    path.display()
+                );
+            }
+            return Err(io(path)(e));
+        }
         self.next_offset += records.len() as i64;
         Ok(())
     }
@@ -519,6 +533,29 @@ mod tests {
         let (_, recovered) = MetadataLog::open(root.path(), 1, 6).unwrap();
         assert_eq!(recovered.records, vec![a.clone(), a]);
         assert!(std::fs::metadata(&path).unwrap().len() > whole);
+    }
+
+    /// A write that fails half-way (a full disk) is cut back, so the batches after it survive
+    /// a restart (recovery stops at the first torn batch).
+    #[test]
+    fn a_failed_append_does_not_hide_later_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let (mut log, _) = MetadataLog::open(root.path(), 1, 1).unwrap();
+        let (a, b, c) = (topic("a"), topic("b"), topic("c"));
+        log.append(std::slice::from_ref(&a), 2).unwrap();
+        let plan = crate::base::fs::FaultPlan::arm_on(
+            root.path(),
+            crate::base::fs::Op::Write,
+            "00000000000000000000.log",
+        );
+        log.append(std::slice::from_ref(&b), 3)
+            .expect_err("the disk is full");
+        assert!(plan.fired().is_some());
+        drop(plan);
+        log.append(std::slice::from_ref(&c), 4).unwrap();
+        drop(log);
+        let (_, recovered) = MetadataLog::open(root.path(), 1, 5).unwrap();
+        assert_eq!(recovered.records, vec![a, c]);
     }
 
     #[test]

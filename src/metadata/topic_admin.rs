@@ -9,6 +9,7 @@
 //! this layer never imports the coordinators above it.
 
 use super::{TopicCatalog, TopicInfo, unify_collision_chars, validate_topic_name};
+use crate::config::KafkaConfig;
 use crate::log::{LogManager, TopicPartition};
 use kafka_protocol::ResponseError;
 use parking_lot::{Mutex, RwLock};
@@ -57,6 +58,9 @@ pub struct TopicDefaults {
     pub num_partitions: i32,
     /// `default.replication.factor`, for auto-created topics.
     pub default_replication_factor: i16,
+    /// The broker's static configuration, which dynamic broker configs are checked against
+    /// and layered on.
+    pub broker: Arc<KafkaConfig>,
 }
 
 /// Called with the name of each deleted topic.
@@ -65,13 +69,13 @@ type DeletionListener = Box<dyn Fn(&str) + Send + Sync>;
 /// Creates, grows and deletes topics (catalog entry plus partition logs).
 pub struct TopicAdmin {
     /// The topic catalog changes are recorded in.
-    catalog: Arc<TopicCatalog>,
+    pub(super) catalog: Arc<TopicCatalog>,
     /// The partition logs created and deleted with their topics.
-    logs: Arc<LogManager>,
+    pub(super) logs: Arc<LogManager>,
     /// Settings for defaults and validation.
-    defaults: TopicDefaults,
+    pub(super) defaults: TopicDefaults,
     /// Serialises changes so name checks and log creation are atomic.
-    lock: Mutex<()>,
+    pub(super) lock: Mutex<()>,
     /// Told about each deletion after it happened.
     deletion_listeners: RwLock<Vec<DeletionListener>>,
 }

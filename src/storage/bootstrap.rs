@@ -10,6 +10,7 @@
 
 use super::StorageError;
 use crate::base::batch_encode::{data, encode_batches};
+use crate::base::fsync::fsync_file;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::records::Record;
 use std::fs::{self, File};
@@ -90,7 +91,7 @@ fn write_file(path: &Path, bytes: &[u8], read_only: bool) -> Result<(), StorageE
     let write = || -> std::io::Result<()> {
         let mut file = File::create(path)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        fsync_file(&file)?;
         if read_only {
             let mut perms = file.metadata()?.permissions();
             perms.set_readonly(true);

@@ -87,7 +87,10 @@ impl TestBroker {
 
     fn launch(&mut self) {
         self.write_config();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+        // STROM_TEST_BIN runs the tests against another build (e.g. the previous commit).
+        let bin = std::env::var_os("STROM_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_strom").into());
+        let mut child = Command::new(bin)
             .arg("server")
             .arg("--config")
             .arg(self.config_path())

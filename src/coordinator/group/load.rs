@@ -46,7 +46,7 @@ pub fn load(log: &UnifiedLog, now_ms: i64) -> Result<Loaded, LogError> {
             break;
         }
         bytes += data.records.len();
-        let mut buf = data.records;
+        let mut buf = data.records.bytes().clone();
         let before = offset;
         while buf.len() >= HEADER_PREFIX {
             let base = (&buf[0..8]).get_i64();

@@ -202,9 +202,9 @@ impl Ctx<'_> {
             return Err(AppendError::TooLarge { size: buf.len() });
         }
         if producer.is_some() {
-            self.log.append_as_coordinator(buf, self.now_ms)?;
+            self.log.append_as_coordinator(&buf, self.now_ms)?;
         } else {
-            self.log.append_as_leader(buf, self.now_ms)?;
+            self.log.append_as_leader(&buf, self.now_ms)?;
         }
         Ok(())
     }

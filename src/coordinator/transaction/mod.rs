@@ -968,7 +968,7 @@ fn append_records(
         error!("Cannot encode a transaction log record: {e}");
         ResponseError::UnknownServerError
     })?;
-    log.append_as_leader(buf, now).map_err(|e| {
+    log.append_as_leader(&buf, now).map_err(|e| {
         error!("Appending to {} failed: {e}", log.topic_partition());
         match e.error_code() {
             10 | 18 => ResponseError::UnknownServerError,
@@ -988,7 +988,7 @@ fn read_partition(log: &UnifiedLog) -> Result<HashMap<String, TxnMetadata>, crat
         if data.records.is_empty() {
             break;
         }
-        let mut buf = data.records;
+        let mut buf = data.records.bytes().clone();
         let before = offset;
         while buf.len() >= 61 {
             let length = (&buf[8..12]).get_i32();

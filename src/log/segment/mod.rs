@@ -7,7 +7,9 @@
 
 use crate::base::clock::now_ms;
 use std::fs::{File, OpenOptions};
+use std::io::IoSlice;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
@@ -18,6 +20,7 @@ mod recover;
 
 use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
+use super::file_records::SharedMapping;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
 use super::txn_index::TransactionIndex;
@@ -34,6 +37,26 @@ pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
 /// Kafka's file name for a segment file: the base offset zero-padded to 20 digits.
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
+}
+
+/// One batch as it is written: its header with the broker's fields stamped, then the rest of
+/// the batch exactly as the producer sent it.
+pub struct BatchToAppend<'a> {
+    /// The stamped header.
+    pub header: [u8; RECORD_BATCH_OVERHEAD],
+    /// Everything after the header, untouched.
+    pub rest: &'a [u8],
+}
+
+impl<'a> BatchToAppend<'a> {
+    /// Splits a whole stored-form batch (at least a header long).
+    pub fn whole(batch: &'a [u8]) -> Option<BatchToAppend<'a>> {
+        let header = batch.get(..RECORD_BATCH_OVERHEAD)?.try_into().ok()?;
+        Some(BatchToAppend {
+            header,
+            rest: &batch[RECORD_BATCH_OVERHEAD..],
+        })
+    }
 }
 
 /// What recovering a segment found.
@@ -53,6 +76,8 @@ pub struct ReadProgress {
     /// True when the read reached the end of the segment's data, so it may continue in the
     /// next segment.
     pub exhausted: bool,
+    /// The offset after the last batch read (`None` when nothing was read).
+    pub next_offset: Option<i64>,
 }
 
 struct SegmentState {
@@ -79,8 +104,11 @@ pub struct LogSegment {
     base_offset: i64,
     /// The `.log` file's path, for errors and deletion.
     log_path: PathBuf,
-    /// The `.log` file, written at `size` and read at positions below it.
-    file: File,
+    /// The `.log` file, written at `size` and read at positions below it; shared with the
+    /// fetch replies that send its bytes.
+    file: Arc<File>,
+    /// The one read-only mapping of the file that fetch replies borrow.
+    mapping: SharedMapping,
     /// Bytes of whole, indexed batches; readers never look past it.
     size: AtomicU64,
     /// The indexes and the timestamps that go with them, changed only by the appender.
@@ -132,7 +160,8 @@ impl LogSegment {
         Ok(LogSegment {
             base_offset,
             log_path,
-            file,
+            file: Arc::new(file),
+            mapping: SharedMapping::new(),
             txn_index,
             size: AtomicU64::new(0),
             state: RwLock::new(SegmentState {
@@ -178,7 +207,8 @@ impl LogSegment {
         let segment = LogSegment {
             base_offset,
             log_path,
-            file,
+            file: Arc::new(file),
+            mapping: SharedMapping::new(),
             txn_index,
             size: AtomicU64::new(size),
             state: RwLock::new(SegmentState {
@@ -239,29 +269,39 @@ impl LogSegment {
     }
 
     /// Appends batches whose offsets are already assigned, writing them to the file (page
-    /// cache) and indexing them every `index_interval_bytes`, then publishes the new size.
+    /// cache) with one vectored write of each stamped header and its untouched rest, and
+    /// indexing them every `index_interval_bytes`, then publishes the new size.
     ///
     /// All or nothing: if a write fails (a full disk), the bytes already written are cut off
     /// again and the indexes rolled back, so the file never holds a partial batch past the
     /// committed size. Only if that cut fails too is the error [`LogError::Inconsistent`].
-    pub fn append(&self, records: &[u8], index_interval_bytes: usize) -> Result<(), LogError> {
+    pub fn append(
+        &self,
+        batches: &[BatchToAppend<'_>],
+        index_interval_bytes: usize,
+    ) -> Result<(), LogError> {
         let position = self.size();
-        if let Err(e) = fs::write_all_at(&self.file, records, position, &self.log_path) {
-            return Err(self.undo_write(position, e));
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(batches.len() * 2);
+        for b in batches {
+            slices.push(IoSlice::new(&b.header));
+            slices.push(IoSlice::new(b.rest));
         }
+        let written =
+            match fs::write_all_vectored_at(&self.file, &mut slices, position, &self.log_path) {
+                Ok(n) => n,
+                Err(e) => return Err(self.undo_write(position, e)),
+            };
         let mut state = self.state.write();
         let before = state.marks();
-        let mut at = 0usize;
-        while let Some(header) = BatchHeader::parse(&records[at..]) {
-            if state.rolling_based_timestamp.is_none() && position == 0 && at == 0 {
+        let mut at = position;
+        for b in batches {
+            let Some(header) = BatchHeader::parse(&b.header) else {
+                continue;
+            };
+            if state.rolling_based_timestamp.is_none() && at == 0 {
                 state.rolling_based_timestamp = Some(header.max_timestamp);
             }
-            if let Err(e) = index_batch(
-                &mut state,
-                &header,
-                position + at as u64,
-                index_interval_bytes,
-            ) {
+            if let Err(e) = index_batch(&mut state, &header, at, index_interval_bytes) {
                 state.restore(before);
                 drop(state);
                 let cause = match e {
@@ -270,14 +310,13 @@ impl LogSegment {
                 };
                 return Err(self.undo_write(position, cause));
             }
-            at += header.size().max(RECORD_BATCH_OVERHEAD);
+            at += (b.header.len() + b.rest.len()) as u64;
         }
         drop(state);
         // Publish only now: readers never look past the size, so they never see a batch that
         // a failed index write would take back. Index entries ahead of the size are harmless:
         // lookups are for offsets below the published log end.
-        self.size
-            .store(position + records.len() as u64, Ordering::Release);
+        self.size.store(position + written, Ordering::Release);
         Ok(())
     }
 
@@ -440,7 +479,8 @@ mod tests {
             let mut b = batch(per, 1000 + i as i64, 100);
             let v = validate_produce_batches(&b, 1 << 20, &tp).expect("valid")[0];
             assign_offsets(&mut b, next, 0, None, v.records_max_timestamp);
-            seg.append(&b, interval).expect("append");
+            let whole = BatchToAppend::whole(&b).expect("batch");
+            seg.append(&[whole], interval).expect("append");
             next += per as i64;
         }
         next
@@ -466,29 +506,47 @@ mod tests {
     }
 
     #[test]
-    fn read_into_returns_whole_batches_and_honours_kip74() {
+    fn read_returns_whole_batches_and_honours_kip74() {
         let dir = tempfile::tempdir().expect("tempdir");
         let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
         fill(&seg, 0, 10, 1, 4096);
         let one = seg.read_header(0).expect("io").expect("header").size();
-        let mut out = Vec::new();
-        let p = seg
-            .read_into(3, one * 2 + 5, false, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!((p.bytes, out.len(), p.exhausted), (one * 2, one * 2, false));
-        assert_eq!(BatchHeader::parse(&out).expect("header").base_offset, 3);
-        out.clear();
-        let p = seg
-            .read_into(3, 10, false, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!(p.bytes, 0, "too small without min_one_batch");
-        let p = seg
-            .read_into(3, 10, true, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!(p.bytes, one, "KIP-74: first batch whole");
-        out.clear();
-        let p = seg.read_into(8, 1 << 20, false, 9, &mut out).expect("read");
-        assert_eq!(p.bytes, one, "stops at the high watermark");
+        let (r, p) = seg.read(3, one * 2 + 5, false, i64::MAX).expect("read");
+        assert_eq!((p.bytes, r.len(), p.exhausted), (one * 2, one * 2, false));
+        assert_eq!(BatchHeader::parse(&r).expect("header").base_offset, 3);
+        assert_eq!(r.position(), 3 * one as u64);
+        let mut via_file = vec![0u8; r.len()];
+        r.read_at(0, &mut via_file).expect("pread");
+        assert_eq!(&via_file[..], &r[..], "file and mapping agree");
+        let (r, p) = seg.read(3, 10, false, i64::MAX).expect("read");
+        assert_eq!(
+            (p.bytes, r.len()),
+            (0, 0),
+            "too small without min_one_batch"
+        );
+        let (r, _) = seg.read(3, 10, true, i64::MAX).expect("read");
+        assert_eq!(r.len(), one, "KIP-74: first batch whole");
+        let (r, _) = seg.read(8, 1 << 20, false, 9).expect("read");
+        assert_eq!(r.len(), one, "stops at the high watermark");
+    }
+
+    #[test]
+    fn reads_share_one_mapping_while_any_is_alive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
+        fill(&seg, 0, 4, 1, 4096);
+        let (a, _) = seg.read(0, 1 << 20, false, i64::MAX).expect("read");
+        let (b, _) = seg.read(1, 1 << 20, false, i64::MAX).expect("read");
+        let base = |r: &crate::log::FileRecords| r.as_ptr() as usize - r.position() as usize;
+        assert_eq!(base(&a), base(&b), "one mapping for both");
+        fill(&seg, 4, 4, 1, 4096);
+        let (c, _) = seg.read(5, 1 << 20, false, i64::MAX).expect("read");
+        assert_eq!(
+            base(&a),
+            base(&c),
+            "growth within the mapped step reuses it"
+        );
+        assert_eq!(BatchHeader::parse(&c).expect("header").base_offset, 5);
     }
 
     #[test]

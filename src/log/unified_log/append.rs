@@ -5,28 +5,24 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use bytes::BytesMut;
-
 use super::{UnifiedLog, index_bytes};
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
-use crate::log::batch::{AppendOrigin, assign_offsets, check_create_time, validate_batches};
+use crate::log::batch::{AppendOrigin, check_create_time, stamp_header, validate_batches};
 use crate::log::control::{EndTxnMarker, encode_end_txn_marker};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
-use crate::log::segment::LogSegment;
+use crate::log::segment::{BatchToAppend, LogSegment};
 use crate::log::txn_index::AbortedTxn;
 
 impl UnifiedLog {
     /// Validates `records` (one partition's produce payload: one or more v2 batches), answers
     /// an idempotent retry with the original offsets, checks producer sequences, assigns
-    /// offsets by rewriting batch headers in place, rolls the segment if due, writes the bytes
-    /// (in the page cache when this returns), flushes per `flush.messages`, and wakes fetchers.
-    pub fn append_as_leader(
-        &self,
-        records: BytesMut,
-        now_ms: i64,
-    ) -> Result<LogAppendInfo, LogError> {
+    /// offsets by stamping a copy of each batch header, rolls the segment if due, writes each
+    /// stamped header with the untouched rest of its batch (in the page cache when this
+    /// returns; the payload is never copied in memory), flushes per `flush.messages`, and
+    /// wakes fetchers.
+    pub fn append_as_leader(&self, records: &[u8], now_ms: i64) -> Result<LogAppendInfo, LogError> {
         self.append(records, now_ms, AppendOrigin::Client)
     }
 
@@ -35,7 +31,7 @@ impl UnifiedLog {
     /// never taken for duplicates, and only their producer epoch is checked.
     pub fn append_as_coordinator(
         &self,
-        records: BytesMut,
+        records: &[u8],
         now_ms: i64,
     ) -> Result<LogAppendInfo, LogError> {
         self.append(records, now_ms, AppendOrigin::Coordinator)
@@ -43,14 +39,14 @@ impl UnifiedLog {
 
     fn append(
         &self,
-        mut records: BytesMut,
+        records: &[u8],
         now_ms: i64,
         origin: AppendOrigin,
     ) -> Result<LogAppendInfo, LogError> {
         self.check_online()?;
         let config = self.config();
         let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
-        let batches = validate_batches(&records, max_message_bytes, &self.tp, origin)?;
+        let batches = validate_batches(records, max_message_bytes, &self.tp, origin)?;
         let segment_bytes = usize::try_from(config.segment_bytes).unwrap_or(0);
         if records.len() > segment_bytes {
             return Err(LogError::RecordListTooLarge {
@@ -98,19 +94,29 @@ impl UnifiedLog {
         let mut next_offset = first_offset;
         let mut max_timestamp = -1i64;
         let mut pending = HashMap::new();
+        let mut to_write = Vec::with_capacity(batches.len());
         for batch in &batches {
             let header = batch.header;
             if header.producer_id >= 0 {
                 producers.check_sequence(&header, next_offset, &pending, origin)?;
             }
-            let bytes = &mut records[batch.position..batch.position + header.size()];
-            let stored_max = assign_offsets(
-                bytes,
+            let bytes = &records[batch.position..batch.position + header.size()];
+            let Some(mut stored_batch) = BatchToAppend::whole(bytes) else {
+                // Validation guarantees a whole header; a clear error rather than a panic.
+                return Err(LogError::CorruptMessage(format!(
+                    "batch at position {} of an append to {} is shorter than its header",
+                    batch.position, self.tp
+                )));
+            };
+            let stored_max = stamp_header(
+                &mut stored_batch.header,
+                stored_batch.rest,
                 next_offset,
                 self.leader_epoch(),
                 log_append_time,
                 batch.records_max_timestamp,
             );
+            to_write.push(stored_batch);
             if header.producer_id >= 0 {
                 let mut stored = header;
                 stored.base_offset = next_offset;
@@ -132,7 +138,7 @@ impl UnifiedLog {
                     .note(self.roll(&mut producers, first_offset, &config, now_ms))?;
         }
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
-        self.durability.note(segment.append(&records, interval))?;
+        self.durability.note(segment.append(&to_write, interval))?;
         let appended = next_offset - first_offset;
         let unflushed = self
             .unflushed_messages
@@ -178,9 +184,14 @@ impl UnifiedLog {
         let mut producers = self.producers.lock();
         let offset = self.log_end_offset();
         producers.check_marker(producer_id, producer_epoch, &marker, offset)?;
-        let mut records = BytesMut::from(&records[..]);
-        assign_offsets(
-            &mut records,
+        let Some(mut batch) = BatchToAppend::whole(&records) else {
+            return Err(LogError::CorruptMessage(
+                "encoded transaction marker is shorter than a batch header".to_string(),
+            ));
+        };
+        stamp_header(
+            &mut batch.header,
+            batch.rest,
             offset,
             self.leader_epoch(),
             None,
@@ -194,7 +205,7 @@ impl UnifiedLog {
                 .note(self.roll(&mut producers, offset, &config, now_ms))?;
         }
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
-        self.durability.note(segment.append(&records, interval))?;
+        self.durability.note(segment.append(&[batch], interval))?;
         let unflushed = self.unflushed_messages.fetch_add(1, Ordering::AcqRel) + 1;
         if unflushed >= config.flush_messages {
             // Before publishing, as for data batches.
@@ -299,8 +310,8 @@ mod tests {
     #[test]
     fn assigns_consecutive_offsets() {
         let (_root, log) = new_log(LogConfig::default());
-        let a = log.append_as_leader(batch(3, 100, 10), 0).expect("append");
-        let b = log.append_as_leader(batch(2, 200, 10), 0).expect("append");
+        let a = log.append_as_leader(&batch(3, 100, 10), 0).expect("append");
+        let b = log.append_as_leader(&batch(2, 200, 10), 0).expect("append");
         assert_eq!((a.first_offset, a.last_offset, a.record_count), (0, 2, 3));
         assert_eq!((b.first_offset, b.last_offset), (3, 4));
         assert_eq!(a.log_append_time, -1);
@@ -319,7 +330,7 @@ mod tests {
         };
         let (_root, log) = new_log(config);
         let info = log
-            .append_as_leader(batch(2, 100, 10), 777)
+            .append_as_leader(&batch(2, 100, 10), 777)
             .expect("append");
         assert_eq!(info.log_append_time, 777);
         let data = log.read(0, 1 << 20, false).expect("read").records;
@@ -336,7 +347,7 @@ mod tests {
         };
         let (_root, log) = new_log(config);
         let err = log
-            .append_as_leader(batch(5, 1, 100), 0)
+            .append_as_leader(&batch(5, 1, 100), 0)
             .expect_err("too large");
         assert_eq!(err.error_code(), 10);
         let config = LogConfig {
@@ -345,13 +356,13 @@ mod tests {
         };
         log.update_config(config);
         let err = log
-            .append_as_leader(batch(1, 1, 100), 0)
+            .append_as_leader(&batch(1, 1, 100), 0)
             .expect_err("bigger than a segment");
         assert_eq!(err.error_code(), 18);
         log.update_config(LogConfig::default());
         let future = 1_000 + LogConfig::default().message_timestamp_after_max_ms;
         let err = log
-            .append_as_leader(batch(1, future, 1), 999)
+            .append_as_leader(&batch(1, future, 1), 999)
             .expect_err("future timestamp");
         assert_eq!(err.error_code(), 32);
         assert_eq!(log.log_end_offset(), 0);
@@ -386,12 +397,12 @@ mod tests {
             ..LogConfig::default()
         };
         let (_root, log) = new_log(config);
-        log.append_as_leader(batch(1, 10_000, 10), 0)
+        log.append_as_leader(&batch(1, 10_000, 10), 0)
             .expect("append");
-        log.append_as_leader(batch(1, 10_500, 10), 0)
+        log.append_as_leader(&batch(1, 10_500, 10), 0)
             .expect("append");
         assert_eq!(log.segment_count(), 1);
-        log.append_as_leader(batch(1, 11_001, 10), 0)
+        log.append_as_leader(&batch(1, 11_001, 10), 0)
             .expect("append");
         assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     }
@@ -400,12 +411,12 @@ mod tests {
     fn idempotent_duplicate_gap_and_epoch() {
         let (_root, log) = new_log(LogConfig::default());
         let first = log
-            .append_as_leader(idempotent_batch(3, 1, 5, 42, 0, 0), 0)
+            .append_as_leader(&idempotent_batch(3, 1, 5, 42, 0, 0), 0)
             .expect("first");
-        log.append_as_leader(batch(2, 1, 5), 0)
+        log.append_as_leader(&batch(2, 1, 5), 0)
             .expect("other traffic");
         let retry = log
-            .append_as_leader(idempotent_batch(3, 1, 5, 42, 0, 0), 0)
+            .append_as_leader(&idempotent_batch(3, 1, 5, 42, 0, 0), 0)
             .expect("retry");
         assert!(retry.duplicate);
         assert_eq!(
@@ -414,13 +425,13 @@ mod tests {
         );
         assert_eq!(log.log_end_offset(), 5, "duplicate wrote nothing");
         let gap = log
-            .append_as_leader(idempotent_batch(1, 1, 5, 42, 0, 7), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 5, 42, 0, 7), 0)
             .expect_err("gap");
         assert_eq!(gap.error_code(), 45);
-        let fenced = log.append_as_leader(idempotent_batch(1, 1, 5, 42, -1, 3), 0);
+        let fenced = log.append_as_leader(&idempotent_batch(1, 1, 5, 42, -1, 3), 0);
         assert_eq!(fenced.expect_err("old epoch").error_code(), 47);
         let next = log
-            .append_as_leader(idempotent_batch(1, 1, 5, 42, 0, 3), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 5, 42, 0, 3), 0)
             .expect("next seq");
         assert_eq!((next.first_offset, next.duplicate), (5, false));
         assert_eq!(log.log_end_offset(), 6);

@@ -348,7 +348,7 @@ mod tests {
         );
         assert_eq!(log.log_end_offset(), 10);
         let info = log
-            .append_as_leader(batch(1, 5, 5), 0)
+            .append_as_leader(&batch(1, 5, 5), 0)
             .expect("append after recovery");
         assert_eq!(info.first_offset, 10);
         assert_eq!(
@@ -378,7 +378,7 @@ mod tests {
         assert_eq!(log.log_end_offset(), 3);
         assert!(!log.dir().join("00000000000000000004.log").exists());
         assert_eq!(
-            log.append_as_leader(batch(1, 0, 5), 0)
+            log.append_as_leader(&batch(1, 0, 5), 0)
                 .expect("append")
                 .first_offset,
             3
@@ -392,7 +392,7 @@ mod tests {
             ..LogConfig::default()
         });
         append_n(&log, 20, 3, 100);
-        log.append_as_leader(idempotent_batch(2, 1, 5, 9, 0, 0), 0)
+        log.append_as_leader(&idempotent_batch(2, 1, 5, 9, 0, 0), 0)
             .expect("idempotent");
         let path = log.dir().join("00000000000000000000.log");
         let log = reopen(log, true);
@@ -413,7 +413,7 @@ mod tests {
             "from the shutdown snapshot"
         );
         let dup = log
-            .append_as_leader(idempotent_batch(2, 1, 5, 9, 0, 0), 0)
+            .append_as_leader(&idempotent_batch(2, 1, 5, 9, 0, 0), 0)
             .expect("retry");
         assert!(dup.duplicate);
         let log = reopen(log, false);
@@ -432,20 +432,20 @@ mod tests {
             ..LogConfig::default()
         });
         for seq in 0..6 {
-            log.append_as_leader(idempotent_batch(1, 1, 50, 5, 0, seq), 0)
+            log.append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, seq), 0)
                 .expect("append");
         }
         assert!(log.segment_count() > 1);
         let log = reopen(log, false);
         let dup = log
-            .append_as_leader(idempotent_batch(1, 1, 50, 5, 0, 5), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, 5), 0)
             .expect("retry");
         assert!(dup.duplicate, "last batch remembered after replay");
         let gap = log
-            .append_as_leader(idempotent_batch(1, 1, 50, 5, 0, 9), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, 9), 0)
             .expect_err("gap");
         assert_eq!(gap.error_code(), 45);
-        log.append_as_leader(idempotent_batch(1, 1, 50, 5, 0, 6), 0)
+        log.append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, 6), 0)
             .expect("continues");
     }
 
