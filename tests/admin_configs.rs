@@ -240,3 +240,94 @@ fn topic_and_broker_configs_change_live_and_persist() {
     });
     assert!(moved.is_some(), "retention.ms=1 deletes old segments");
 }
+
+/// Kafka's default `offsets.topic.replication.factor` (3) cannot be met by one broker: taken
+/// from the default, `__consumer_offsets` is created with one replica and one WARN names the
+/// key; set in the file, Kafka's behaviour stays and one ERROR names the key and the fix.
+#[test]
+fn kafka_default_replication_factor_is_forgiven_but_an_explicit_one_is_not() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, controller) = (free(), free());
+    let config = dir.path().join("server.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "process.roles=broker,controller\nnode.id=1\n\
+             controller.quorum.voters=1@127.0.0.1:{controller}\ncontroller.listener.names=CONTROLLER\n\
+             listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
+             log.dirs={}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["server", "--config"])
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strom starts");
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    while !lines
+        .iter()
+        .any(|l: &String| l.contains("Awaiting socket connections"))
+    {
+        lines.push(
+            rx.recv_timeout(Duration::from_secs(60))
+                .expect("broker starts"),
+        );
+    }
+    let mut c = RawClient::connect(port);
+    let found = common::wait_for(Duration::from_secs(30), || {
+        let r = c.call(
+            &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+            3,
+        );
+        (r.error_code == 0).then_some(r.node_id.0)
+    });
+    assert_eq!(
+        found,
+        Some(1),
+        "a group coordinator despite Kafka's default of 3"
+    );
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    child.wait().expect("stops");
+    lines.extend(rx.try_iter());
+    let warnings: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            l.contains("WARN") && l.contains("offsets.topic.replication.factor defaults to 3")
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{lines:#?}");
+
+    let explicit = TestBroker::start_with(&[("offsets.topic.replication.factor", "3")]);
+    let mut c = RawClient::connect(explicit.port);
+    for _ in 0..2 {
+        let r = c.call(
+            &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+            3,
+        );
+        assert_eq!(r.error_code, ResponseError::CoordinatorNotAvailable.code());
+    }
+    assert!(explicit.log_contains(
+        "offsets.topic.replication.factor=3 is set in the configuration, but this cluster has 1 broker"
+    ));
+}

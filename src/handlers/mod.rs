@@ -16,9 +16,12 @@ mod find_coordinator;
 mod group_admin;
 mod groups;
 mod list_offsets;
+mod log_admin;
 mod metadata;
 mod offsets;
+mod partitions;
 mod produce;
+mod quorum;
 mod state;
 mod topics;
 mod transactions;
@@ -150,7 +153,7 @@ pub const APIS: &[Api] = &[
         list_offsets::handle(s, r)
     }),
     api(ApiKey::Metadata, 0, 13, metadata::handle),
-    api(ApiKey::ApiVersions, 0, 4, |_, _, r| api_versions::handle(r)),
+    api(ApiKey::ApiVersions, 0, 4, api_versions::handle),
     api(ApiKey::CreateTopics, 2, 7, |s, _, r| {
         topics::create_topics(s, r)
     }),
@@ -192,6 +195,33 @@ pub const APIS: &[Api] = &[
     }),
     api(ApiKey::IncrementalAlterConfigs, 0, 1, |s, _, r| {
         configs::incremental_alter_configs(s, r)
+    }),
+    api(ApiKey::DeleteRecords, 0, 2, |s, _, r| {
+        log_admin::delete_records(s, r)
+    }),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4, |s, _, r| {
+        log_admin::offset_for_leader_epoch(s, r)
+    }),
+    api(ApiKey::DescribeTopicPartitions, 0, 0, |s, _, r| {
+        partitions::describe_topic_partitions(s, r)
+    }),
+    api(ApiKey::ElectLeaders, 0, 2, |s, _, r| {
+        partitions::elect_leaders(s, r)
+    }),
+    api(ApiKey::AlterPartitionReassignments, 0, 1, |s, _, r| {
+        partitions::alter_partition_reassignments(s, r)
+    }),
+    api(ApiKey::ListPartitionReassignments, 0, 0, |s, _, r| {
+        partitions::list_partition_reassignments(s, r)
+    }),
+    api(ApiKey::AlterReplicaLogDirs, 1, 2, |s, _, r| {
+        partitions::alter_replica_log_dirs(s, r)
+    }),
+    api(ApiKey::DescribeQuorum, 0, 2, |s, _, r| {
+        quorum::describe_quorum(s, r)
+    }),
+    api(ApiKey::UpdateFeatures, 0, 1, |s, _, r| {
+        quorum::update_features(s, r)
     }),
     api(ApiKey::DescribeLogDirs, 1, 4, |s, _, r| {
         cluster::describe_log_dirs(s, r)
@@ -250,6 +280,35 @@ const fn api(key: ApiKey, min_version: i16, max_version: i16, handler: HandlerFn
     }
 }
 
+/// What a controller listener serves (Kafka's `ControllerApis`, as far as Strom has the
+/// APIs): what `--bootstrap-controller` tools (kafka-metadata-quorum, kafka-features,
+/// kafka-cluster, kafka-configs) send. Metadata, Produce, Fetch and the group APIs are broker
+/// business.
+const CONTROLLER_APIS: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::ElectLeaders,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
+    ApiKey::DescribeCluster,
+    ApiKey::DescribeQuorum,
+    ApiKey::UpdateFeatures,
+];
+
+/// Whether `api` is served on the connection's listener.
+fn served_on(state: &BrokerState, conn: &ConnectionInfo, api: ApiKey) -> bool {
+    !state
+        .config
+        .controller_listener_names
+        .contains(&conn.listener)
+        || CONTROLLER_APIS.contains(&api)
+}
+
 /// APIs whose handlers never touch files beyond page-cache reads: they run on the async
 /// workers. Every other handler may append, fsync or rewrite a file (produce, offset commits,
 /// group writes, topic creation, producer-id blocks, metadata auto-creation) and runs on the
@@ -275,6 +334,12 @@ pub fn runs_blocking(api: ApiKey) -> bool {
 /// version newer than ours gets our ranges at v0).
 pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: Request) -> Handled {
     let version = req.header.request_api_version;
+    if !served_on(state, conn, req.api_key) {
+        return Handled::Now(Reply::Close(format!(
+            "{:?} is not served on controller listener {}",
+            req.api_key, conn.listener
+        )));
+    }
     match APIS.iter().find(|a| a.key == req.api_key) {
         Some(api)
             if api.key == ApiKey::ApiVersions

@@ -17,6 +17,7 @@ mod error;
 mod fault_tests;
 mod file_records;
 mod index;
+mod leader_epoch;
 mod log_manager;
 mod offset_index;
 mod partition_metadata;

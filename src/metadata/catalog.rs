@@ -20,6 +20,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -120,6 +121,9 @@ pub struct TopicCatalog {
     /// The metadata log; its lock also serialises changes, so the log order is the order in
     /// which changes become visible.
     log: Mutex<MetadataLog>,
+    /// The log's Raft epoch and end offset, readable without waiting for a write's fsync
+    /// (ApiVersions reports the end offset as its features epoch).
+    position: (AtomicI32, AtomicI64),
 }
 
 impl TopicCatalog {
@@ -177,7 +181,12 @@ impl TopicCatalog {
             image.by_id.insert(info.id, info.clone());
             image.by_name.insert(info.name.clone(), info);
         }
+        let position = (
+            AtomicI32::new(log.epoch()),
+            AtomicI64::new(log.end_offset()),
+        );
         Ok(TopicCatalog {
+            position,
             node_id,
             broker_defaults: RwLock::new(broker_defaults),
             image: RwLock::new(image),
@@ -251,7 +260,7 @@ impl TopicCatalog {
                 .filter(|k| !configs.contains_key(*k))
                 .map(|k| record(k, None)),
         );
-        log.append(&records, now_ms())?;
+        self.write(&mut log, &records)?;
         self.image
             .write()
             .configs
@@ -328,7 +337,7 @@ impl TopicCatalog {
                 info.leader_epochs = vec![0; usize::try_from(info.partitions).unwrap_or(0)];
             }
         }
-        log.append(&records, now_ms())?;
+        self.write(&mut log, &records)?;
         let info = Arc::new(info);
         let mut image = self.image.write();
         if let Some(old) = image.by_name.insert(info.name.clone(), info.clone()) {
@@ -348,7 +357,7 @@ impl TopicCatalog {
         let Some(old) = self.get(name) else {
             return Ok(None);
         };
-        log.append(&[MetadataRecord::RemoveTopic { id: old.id }], now_ms())?;
+        self.write(&mut log, &[MetadataRecord::RemoveTopic { id: old.id }])?;
         let mut image = self.image.write();
         image.by_name.remove(name);
         image.by_id.remove(&old.id);
@@ -366,16 +375,40 @@ impl TopicCatalog {
             broker_epoch: -1,
             next_producer_id: start + size,
         };
-        log.append(&[record], now_ms())?;
+        self.write(&mut log, &[record])?;
         self.image.write().next_producer_id = start + size;
         Ok(start)
+    }
+
+    /// Appends FeatureLevelRecords and applies them to the finalized levels.
+    pub(super) fn append_feature_levels(
+        &self,
+        records: &[MetadataRecord],
+    ) -> Result<(), CatalogError> {
+        let mut log = self.log.lock();
+        self.write(&mut log, records)?;
+        let mut image = self.image.write();
+        let mut topics = BTreeMap::new();
+        for r in records {
+            replay(&mut image, &mut topics, r);
+        }
+        Ok(())
     }
 
     /// The metadata log's Raft epoch (led by this node) and its end offset, for
     /// DescribeQuorum.
     pub fn quorum_position(&self) -> (i32, i64) {
-        let log = self.log.lock();
-        (log.epoch(), log.end_offset())
+        (
+            self.position.0.load(Ordering::Acquire),
+            self.position.1.load(Ordering::Acquire),
+        )
+    }
+
+    /// Appends `records` as one durable batch and publishes the new end offset.
+    fn write(&self, log: &mut MetadataLog, records: &[MetadataRecord]) -> Result<(), CatalogError> {
+        log.append(records, now_ms())?;
+        self.position.1.store(log.end_offset(), Ordering::Release);
+        Ok(())
     }
 
     /// The dynamic configs of broker resource `name` ("" = the cluster-wide default).

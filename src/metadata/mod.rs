@@ -10,6 +10,7 @@
 mod catalog;
 mod cluster_log;
 mod config_admin;
+mod features;
 mod records;
 mod topic_admin;
 mod topic_name;
@@ -17,6 +18,7 @@ mod topic_name;
 pub use catalog::{CatalogError, TopicCatalog, TopicInfo};
 pub use cluster_log::MetadataLogError;
 pub use config_admin::{ConfigChanges, ConfigOp};
+pub use features::{FeatureUpdate, SAFE_DOWNGRADE, SUPPORTED_FEATURES, UPGRADE};
 pub use topic_admin::{NewTopic, TopicAdmin, TopicDefaults, TopicError};
 pub use topic_name::{InvalidTopicName, unify_collision_chars, validate_topic_name};
 

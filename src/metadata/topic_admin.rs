@@ -76,6 +76,8 @@ pub struct TopicAdmin {
     pub(super) defaults: TopicDefaults,
     /// Serialises changes so name checks and log creation are atomic.
     pub(super) lock: Mutex<()>,
+    /// Replication-factor keys already warned about (one message per key).
+    warned: Mutex<std::collections::HashSet<&'static str>>,
     /// Told about each deletion after it happened.
     deletion_listeners: RwLock<Vec<DeletionListener>>,
 }
@@ -92,6 +94,7 @@ impl TopicAdmin {
             logs,
             defaults,
             lock: Mutex::new(()),
+            warned: Mutex::new(std::collections::HashSet::new()),
             deletion_listeners: RwLock::new(Vec::new()),
         }
     }
@@ -239,6 +242,7 @@ impl TopicAdmin {
         if let Some(t) = self.catalog.get(name) {
             return Ok(t);
         }
+        let replication_factor = self.forgiven_replication_factor(name, replication_factor);
         let topic = NewTopic {
             name,
             partitions,
@@ -249,6 +253,40 @@ impl TopicAdmin {
             warn!("Failed to create internal topic {name}: {}", e.message);
             ResponseError::CoordinatorNotAvailable
         })
+    }
+
+    /// The replication factor an internal topic is created with. Kafka's default of 3 for
+    /// `offsets.topic.replication.factor` / `transaction.state.log.replication.factor` cannot
+    /// be met by one broker: when it comes from Kafka's default (not the file), the topic gets
+    /// the broker count and one WARN names the key; when the file sets it, Kafka's behaviour
+    /// stays (no topic, COORDINATOR_NOT_AVAILABLE) and one ERROR names the key and the fix.
+    fn forgiven_replication_factor(&self, topic: &str, requested: i16) -> i16 {
+        const BROKERS: i16 = 1;
+        let key = match topic {
+            super::CONSUMER_OFFSETS_TOPIC => "offsets.topic.replication.factor",
+            super::TRANSACTION_STATE_TOPIC => "transaction.state.log.replication.factor",
+            _ => return requested,
+        };
+        if requested <= BROKERS {
+            return requested;
+        }
+        let explicit = self.defaults.broker.originals.contains_key(key);
+        let first = self.warned.lock().insert(key);
+        if explicit {
+            if first {
+                tracing::error!(
+                    "{key}={requested} is set in the configuration, but this cluster has {BROKERS} broker: {topic} cannot be created and its coordinator stays unavailable. Set {key}={BROKERS} (or remove the line) and restart."
+                );
+            }
+            requested
+        } else {
+            if first {
+                warn!(
+                    "{key} defaults to {requested}, more than the {BROKERS} broker of this cluster: creating {topic} with replication factor {BROKERS}. Set {key} in the configuration to silence this."
+                );
+            }
+            BROKERS
+        }
     }
 
     /// Creates `topic`, or returns the existing one if another creator won the race.

@@ -352,24 +352,35 @@ async fn accept_loop(
 async fn bind_listeners(config: &KafkaConfig) -> Result<Vec<BoundListener>, ServerError> {
     let mut bound = Vec::new();
     for l in &config.listeners {
-        if config.controller_listener_names.contains(&l.name) {
-            continue;
-        }
-        let sockets = listen::bind_host(&listen::SystemResolver, &l.host, l.port)
-            .await
-            .map_err(|f| ServerError::Bind {
-                address: f.address,
-                source: f.source,
-            })?;
+        let controller = config.controller_listener_names.contains(&l.name);
+        let sockets = match listen::bind_host(&listen::SystemResolver, &l.host, l.port).await {
+            Ok(sockets) => sockets,
+            // The controller listener serves only the admin tools' `--bootstrap-controller`;
+            // a taken port there costs those tools, not the clients.
+            Err(f) if controller => {
+                warn!(
+                    "Controller listener {} could not bind {}: {}; tools using --bootstrap-controller cannot reach this node",
+                    l.name, f.address, f.source
+                );
+                continue;
+            }
+            Err(f) => {
+                return Err(ServerError::Bind {
+                    address: f.address,
+                    source: f.source,
+                });
+            }
+        };
         for socket in sockets {
             let local = socket.local_addr().map_err(|source| ServerError::Bind {
                 address: format!("{}:{}", l.host, l.port),
                 source,
             })?;
+            // Controller listeners are never in advertised.listeners: they advertise themselves.
             let mut advertised = config
                 .advertised_listeners
                 .iter()
-                .find(|a| a.name == l.name)
+                .find(|a| a.name == l.name && !controller)
                 .cloned()
                 .unwrap_or_else(|| l.clone());
             if advertised.port == 0 {
@@ -383,7 +394,10 @@ async fn bind_listeners(config: &KafkaConfig) -> Result<Vec<BoundListener>, Serv
             });
         }
     }
-    if bound.is_empty() {
+    if bound
+        .iter()
+        .all(|b| config.controller_listener_names.contains(&b.listener.name))
+    {
         return Err(ServerError::NoListener);
     }
     Ok(bound)

@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use super::TopicPartition;
 use super::error::LogError;
+use super::leader_epoch::LeaderEpochCache;
 use super::partition_metadata;
 use super::producer_state::ProducerStateManager;
 use super::segment::LogSegment;
@@ -75,6 +76,8 @@ pub struct UnifiedLog {
     /// The partition's leader epoch from the cluster metadata, stamped on every appended
     /// batch (0 unless the partition was taken over from another leader).
     leader_epoch: AtomicI32,
+    /// Where each leader epoch started (`leader-epoch-checkpoint`), for OffsetForLeaderEpoch.
+    epochs: Mutex<LeaderEpochCache>,
 }
 
 impl UnifiedLog {
@@ -93,9 +96,11 @@ impl UnifiedLog {
         segments.insert(0, Arc::new(segment));
         fsync_dir(dir).map_err(|e| LogError::io(dir, e))?;
         let producers = ProducerStateManager::new(tp.clone(), dir)?;
-        Ok(UnifiedLog::assemble(
-            dir, tp, topic_id, config, segments, producers, 0, 0, now_ms,
-        ))
+        let log =
+            UnifiedLog::assemble(dir, tp, topic_id, config, segments, producers, 0, 0, now_ms);
+        // A new partition's leader starts epoch 0 at offset 0, as Kafka records it.
+        log.epochs.lock().assign(dir, 0, 0)?;
+        Ok(log)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -127,6 +132,7 @@ impl UnifiedLog {
             last_flush_ms: AtomicI64::new(now_ms),
             notify: Notify::new(),
             leader_epoch: AtomicI32::new(0),
+            epochs: Mutex::new(LeaderEpochCache::load(dir)),
         }
     }
 
@@ -160,10 +166,32 @@ impl UnifiedLog {
         self.leader_epoch.load(Ordering::Acquire)
     }
 
-    /// Sets the leader epoch from the cluster metadata (at start-up, for partitions taken over
-    /// from another leader).
+    /// Sets the leader epoch from the cluster metadata and records where it starts in
+    /// `leader-epoch-checkpoint` (a log without one, from before the file was kept, has only
+    /// ever been written in this epoch, so it starts at the log start offset).
     pub fn set_leader_epoch(&self, epoch: i32) {
+        let _appends = self.producers.lock();
         self.leader_epoch.store(epoch, Ordering::Release);
+        let mut epochs = self.epochs.lock();
+        let start = if epochs.latest_epoch().is_none() {
+            self.log_start_offset()
+        } else {
+            self.log_end_offset()
+        };
+        if let Err(e) = epochs.assign(&self.dir, epoch, start) {
+            tracing::warn!(
+                "Error writing the leader epoch checkpoint of {}: {e}",
+                self.tp
+            );
+        }
+    }
+
+    /// OffsetForLeaderEpoch: the epoch at or below `requested` and the offset where it ended
+    /// (`(-1, -1)` for an epoch newer than any this log has).
+    pub fn end_offset_for_epoch(&self, requested: i32) -> (i32, i64) {
+        self.epochs
+            .lock()
+            .end_offset_for(requested, self.log_end_offset())
     }
 
     /// First offset still in the log.
