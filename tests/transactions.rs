@@ -458,3 +458,44 @@ fn python_confluent_kafka_transactions() {
     );
     assert_eq!(stdout.matches("ok: ").count(), 4, "{stdout}");
 }
+
+/// franz-go: a GroupTransactSession consume-transform-produce loop with aborts, then a
+/// read_committed consumer (tests/compat/go/txn).
+#[test]
+fn go_franz_group_transact_session() {
+    let has_go = std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_go {
+        eprintln!("SKIP go_franz_group_transact_session: go is needed");
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = tempfile::tempdir().expect("tempdir");
+    let exe = bin.path().join("txn");
+    let build = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&exe)
+        .arg("./txn")
+        .current_dir(root.join("tests/compat/go"))
+        .output()
+        .expect("go build");
+    assert!(
+        build.status.success(),
+        "go build failed (scripts/install-clients.sh fetches the modules):\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let b = TestBroker::start();
+    let out = std::process::Command::new(&exe)
+        .arg("-bootstrap")
+        .arg(b.bootstrap())
+        .output()
+        .expect("run txn");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "franz-go transactions failed:\n{stdout}"
+    );
+    assert_eq!(stdout.matches("ok: ").count(), 2, "{stdout}");
+}
