@@ -380,26 +380,15 @@ fn kill9_mid_abort_markers_aborts_every_partition() {
 }
 
 /// Kafka's Java client: consume-transform-produce with sendOffsetsToTransaction, aborts,
-/// read_committed / read_uncommitted consumers, zombie fencing (tests/java/TxnClient.java).
+/// read_committed / read_uncommitted consumers, zombie fencing (tests/java/TxnClient.java),
+/// with Kafka 4.4.0's kafka-clients.
 #[test]
 fn java_client_exactly_once() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let has = |tool: &str| {
-        std::process::Command::new(tool)
-            .arg("-version")
-            .output()
-            .is_ok()
-    };
-    if !has("java") || !has("mvn") {
-        eprintln!("SKIP java_client_exactly_once: java and mvn are needed");
+    let jars = tempfile::tempdir().expect("tempdir");
+    let Some(cp) = common::kafka::classpath(jars.path(), "java_client_exactly_once") else {
         return;
-    }
-    let cp = std::process::Command::new(root.join("scripts/apache-kafka.sh"))
-        .arg("classpath")
-        .output()
-        .expect("classpath");
-    assert!(cp.status.success(), "resolving Kafka's jars failed");
-    let cp = String::from_utf8_lossy(&cp.stdout).trim().to_string();
+    };
     let b = TestBroker::start();
     let out = std::process::Command::new("java")
         .arg("-cp")
@@ -498,4 +487,192 @@ fn go_franz_group_transact_session() {
         "franz-go transactions failed:\n{stdout}"
     );
     assert_eq!(stdout.matches("ok: ").count(), 2, "{stdout}");
+}
+
+/// One transaction on `TOPIC` partition 0 by `txn_id`, ended with `commit`.
+fn one_transaction(c: &mut RawClient, txn_id: &str, commit: bool) {
+    let init = c.call(
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(txn_id))))
+            .with_transaction_timeout_ms(30_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+        4,
+    );
+    assert_eq!(init.error_code, 0, "init {txn_id}");
+    let (pid, epoch) = (init.producer_id, init.producer_epoch);
+    let add = c.call(
+        &AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(s(txn_id)))
+            .with_v3_and_below_producer_id(pid)
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(vec![
+                AddPartitionsToTxnTopic::default()
+                    .with_name(topic_name(TOPIC))
+                    .with_partitions(vec![0]),
+            ]),
+        3,
+    );
+    assert_eq!(
+        add.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    let produce = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(txn_id))))
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(topic_name(TOPIC))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(txn_batch(2, pid.0, epoch, 0, txn_id))),
+                ]),
+        ]);
+    assert_eq!(
+        c.call(&produce, 9).responses[0].partition_responses[0].error_code,
+        0
+    );
+    let end = c.call(
+        &EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(txn_id)))
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_committed(commit),
+        3,
+    );
+    assert_eq!(end.error_code, 0, "end {txn_id}");
+}
+
+/// Kafka 4.4's own tools against Strom's transactions: `kafka-producer-perf-test
+/// --transactional-id`, `kafka-transactions list/describe/describe-producers`, and
+/// `kafka-dump-log` (DumpLogSegments) on Strom's `__transaction_state` and `.txnindex`.
+#[test]
+fn kafka_transaction_tools() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(cp) = common::kafka::classpath(root.path(), "kafka_transaction_tools") else {
+        return;
+    };
+    let b = TestBroker::start_with(&[("transaction.state.log.num.partitions", "1")]);
+    let mut c = RawClient::connect(b.port);
+    assert_eq!(create_topic(&mut c, TOPIC, 1, &[]).error_code, 0);
+    wait_coordinator(&mut c);
+    let run = |class: &str, args: &[&str]| {
+        let out = common::kafka::java(&cp, class, args)
+            .output()
+            .expect("java");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{class} {args:?}:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let bootstrap = b.bootstrap();
+    let perf = run(
+        "org.apache.kafka.tools.ProducerPerformance",
+        &[
+            "--topic",
+            TOPIC,
+            "--num-records",
+            "2000",
+            "--record-size",
+            "100",
+            "--throughput",
+            "-1",
+            "--transactional-id",
+            "perf-txn",
+            "--transaction-duration-ms",
+            "100",
+            "--command-property",
+            &format!("bootstrap.servers={bootstrap}"),
+        ],
+    );
+    assert!(perf.contains("2000 records sent"), "{perf}");
+    one_transaction(&mut c, "tool-aborted", false);
+    one_transaction(&mut c, "tool-committed", true);
+
+    let txns = "org.apache.kafka.tools.TransactionsCommand";
+    let list = run(txns, &["--bootstrap-server", &bootstrap, "list"]);
+    for (id, state) in [
+        ("perf-txn", "CompleteCommit"),
+        ("tool-aborted", "CompleteAbort"),
+        ("tool-committed", "CompleteCommit"),
+    ] {
+        assert!(
+            list.lines().any(|l| l.starts_with(id) && l.contains(state)),
+            "{id} {state} not listed:\n{list}"
+        );
+    }
+    let describe = run(
+        txns,
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "describe",
+            "--transactional-id",
+            "tool-aborted",
+        ],
+    );
+    assert!(describe.contains("CompleteAbort"), "{describe}");
+    let producers = run(
+        txns,
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "describe-producers",
+            "--topic",
+            TOPIC,
+            "--partition",
+            "0",
+        ],
+    );
+    assert!(
+        producers.lines().count() >= 4,
+        "three producers and a header:\n{producers}"
+    );
+
+    let data = b.data_dir();
+    let dump = "org.apache.kafka.tools.DumpLogSegments";
+    let state_log = data.join("__transaction_state-0/00000000000000000000.log");
+    let decoded = run(
+        dump,
+        &[
+            "--files",
+            state_log.to_str().expect("utf-8"),
+            "--transaction-log-decoder",
+            "--print-data-log",
+        ],
+    );
+    for expected in [
+        r#""transactionalId":"tool-aborted""#,
+        r#""transactionStatus":"PrepareAbort""#,
+        r#""transactionStatus":"CompleteAbort""#,
+        r#""transactionStatus":"CompleteCommit""#,
+        r#""transactionPartitions":[{"topic":"eos","partitionIds":[0]}]"#,
+    ] {
+        assert!(decoded.contains(expected), "{expected} missing:\n{decoded}");
+    }
+    let index = data.join(format!("{TOPIC}-0/00000000000000000000.txnindex"));
+    let aborted = run(dump, &["--files", index.to_str().expect("utf-8")]);
+    assert_eq!(
+        aborted
+            .lines()
+            .filter(|l| l.starts_with("version: 0 producerId:"))
+            .count(),
+        1,
+        "one aborted transaction:\n{aborted}"
+    );
+    let markers = run(
+        dump,
+        &[
+            "--files",
+            data.join(format!("{TOPIC}-0/00000000000000000000.log"))
+                .to_str()
+                .expect("utf-8"),
+        ],
+    );
+    assert!(markers.contains("isControl: true"), "{markers}");
 }
