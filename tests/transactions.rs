@@ -676,3 +676,136 @@ fn kafka_transaction_tools() {
     );
     assert!(markers.contains("isControl: true"), "{markers}");
 }
+
+/// Counts the values of a topic as a `read_committed` consumer sees them.
+fn committed_values(bootstrap: &str, topic: &str) -> std::collections::HashMap<String, usize> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Message};
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).expect("subscribe");
+    let mut seen = std::collections::HashMap::new();
+    let mut idle = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while idle < 10 && std::time::Instant::now() < deadline {
+        match c.poll(Duration::from_millis(300)) {
+            Some(Ok(m)) => {
+                idle = 0;
+                let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                *seen.entry(v).or_insert(0) += 1;
+            }
+            _ => idle += 1,
+        }
+    }
+    seen
+}
+
+/// A Kafka Streams application (kafka-streams 4.4.0, exactly_once_v2) keeps running while the
+/// broker is killed with SIGKILL mid-run and restarted: its output, read_committed, holds
+/// every input record exactly once.
+#[test]
+fn kafka_streams_exactly_once_v2_survives_broker_kill9() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let jars = tempfile::tempdir().expect("tempdir");
+    let Some(cp) = common::kafka::classpath(jars.path(), "kafka_streams_exactly_once_v2") else {
+        return;
+    };
+    let mut b = TestBroker::start_with(&[("offsets.topic.num.partitions", "3")]);
+    let mut c = RawClient::connect(b.port);
+    assert_eq!(create_topic(&mut c, "eos-in", 3, &[]).error_code, 0);
+    assert_eq!(create_topic(&mut c, "eos-out", 3, &[]).error_code, 0);
+    drop(c);
+    const N: usize = 3000;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let bootstrap = b.bootstrap();
+    rt.block_on(async {
+        let p: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("enable.idempotence", "true")
+            .create()
+            .expect("producer");
+        for i in 0..N {
+            let (k, v) = (format!("k{i}"), format!("v{i}"));
+            p.send(
+                FutureRecord::to("eos-in").key(&k).payload(&v),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("input produced");
+        }
+    });
+    let state = tempfile::tempdir().expect("state dir");
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/EosStreams.java");
+    let log = jars.path().join("streams.log");
+    let mut streams = common::kafka::java(
+        &cp,
+        app.to_str().expect("utf-8"),
+        &[
+            &bootstrap,
+            "eos-in",
+            "eos-out",
+            "eos-app",
+            state.path().to_str().expect("utf-8"),
+        ],
+    )
+    .stdout(std::fs::File::create(&log).expect("log"))
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("streams app starts");
+    // Kill the broker once the application is part way through.
+    let midway = common::wait_for(Duration::from_secs(120), || {
+        let mut c = RawClient::connect(b.port);
+        let r = c.call(
+            &ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_isolation_level(0)
+                .with_topics(vec![
+                    kafka_protocol::messages::list_offsets_request::ListOffsetsTopic::default()
+                        .with_name(topic_name("eos-out"))
+                        .with_partitions(
+                            (0..3)
+                                .map(|p| {
+                                    kafka_protocol::messages::list_offsets_request::ListOffsetsPartition::default()
+                                        .with_partition_index(p)
+                                        .with_timestamp(-1)
+                                })
+                                .collect(),
+                        ),
+                ]),
+            5,
+        );
+        let written: i64 = r.topics[0].partitions.iter().map(|p| p.offset.max(0)).sum();
+        (written > (N / 4) as i64).then_some(written)
+    });
+    assert!(midway.is_some(), "the streams app made no progress");
+    b.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    b.start_again();
+    let done = common::wait_for(Duration::from_secs(180), || {
+        let seen = committed_values(&b.bootstrap(), "eos-out");
+        (seen.len() >= N).then_some(seen)
+    });
+    let _ = streams.kill();
+    let _ = streams.wait();
+    let seen = done.unwrap_or_else(|| {
+        panic!(
+            "output incomplete; streams log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        duplicated.is_empty(),
+        "duplicates after kill -9: {duplicated:?}"
+    );
+    for i in 0..N {
+        assert_eq!(seen.get(&format!("V{i}")), Some(&1), "V{i}");
+    }
+    assert_eq!(seen.len(), N);
+}
