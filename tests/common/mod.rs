@@ -2,6 +2,7 @@
 //! and offers a raw protocol client for byte-level tests.
 #![allow(dead_code)]
 
+pub mod kafka;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
