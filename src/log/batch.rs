@@ -7,8 +7,9 @@
 //! counts, and for uncompressed batches walks the record lengths, which is cheap.
 
 use super::TopicPartition;
+use super::compression::decompress;
 use super::crc::crc32c;
-use super::error::LogError;
+use super::error::{LogError, RecordError};
 use super::records::walk_records;
 
 /// Bytes before the batch length field's end: base offset (8) + batch length (4).
@@ -34,6 +35,9 @@ const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_MASK: i16 = 0x08;
 const TRANSACTIONAL_MASK: i16 = 0x10;
 const CONTROL_MASK: i16 = 0x20;
+/// KIP-534: the batch's base timestamp is the time after which the cleaner may drop its
+/// tombstones (and, for a control batch, the marker itself).
+const DELETE_HORIZON_MASK: i16 = 0x40;
 /// `NO_SEQUENCE` in Kafka.
 pub const NO_SEQUENCE: i32 = -1;
 
@@ -131,6 +135,22 @@ impl BatchHeader {
     /// Whether the batch holds control records (transaction markers).
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_MASK != 0
+    }
+
+    /// The delete horizon the log cleaner stamped on this batch (KIP-534): its base timestamp
+    /// when the flag is set.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_MASK != 0).then_some(self.base_timestamp)
+    }
+
+    /// The timestamp of a record with `timestamp_delta` in this batch: the append time for
+    /// `LogAppendTime` batches, else base timestamp plus delta (Kafka's `DefaultRecord`).
+    pub fn record_timestamp(&self, timestamp_delta: i64) -> i64 {
+        if self.is_log_append_time() {
+            self.max_timestamp
+        } else {
+            self.base_timestamp.wrapping_add(timestamp_delta)
+        }
     }
 
     /// Sequence of the last record, wrapping at `i32::MAX` as Kafka's
@@ -366,6 +386,86 @@ pub fn check_create_time(
         )));
     }
     Ok(())
+}
+
+/// Kafka's `LogValidator.validateKey`: a compacted topic refuses records without a key, each
+/// one reported as a `RecordError` with its index in the batch. Compressed batches are
+/// expanded to look, as Kafka's validator does.
+pub fn check_keys_for_compaction(
+    buf: &[u8],
+    batches: &[ValidatedBatch],
+    tp: &TopicPartition,
+) -> Result<(), LogError> {
+    let mut errors = Vec::new();
+    for batch in batches {
+        let header = &batch.header;
+        let stored = &buf[batch.position + RECORD_BATCH_OVERHEAD..batch.position + header.size()];
+        let expanded;
+        let body = if header.compression() == 0 {
+            stored
+        } else {
+            expanded = decompress(header.compression(), stored).map_err(|e| {
+                LogError::CorruptMessage(format!("Failed to decompress record stream: {e}"))
+            })?;
+            &expanded
+        };
+        let mut index = 0i32;
+        walk_records(body, header.record_count, |r| {
+            if r.key.is_none() {
+                errors.push(RecordError {
+                    batch_index: index,
+                    message: format!(
+                        "Compacted topic cannot accept message without key in topic partition {tp}."
+                    ),
+                });
+            }
+            index += 1;
+        })
+        .map_err(|e| LogError::InvalidRecord(format!("{e} in record batch appended to {tp}")))?;
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(LogError::RecordErrors(errors))
+    }
+}
+
+/// Writes a v2 batch built by the broker itself (the log cleaner's filtered batches): the
+/// fields of `header` except length and CRC, which are computed, then `records`, the records
+/// section as stored (compressed when the attributes say so).
+pub fn write_batch(out: &mut Vec<u8>, header: &BatchHeader, records: &[u8]) {
+    let start = out.len();
+    let length = (RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + records.len()) as i32;
+    out.extend_from_slice(&header.base_offset.to_be_bytes());
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
+    out.push(MAGIC_V2 as u8);
+    out.extend_from_slice(&[0; 4]); // CRC, filled below
+    out.extend_from_slice(&header.attributes.to_be_bytes());
+    out.extend_from_slice(&header.last_offset_delta.to_be_bytes());
+    out.extend_from_slice(&header.base_timestamp.to_be_bytes());
+    out.extend_from_slice(&header.max_timestamp.to_be_bytes());
+    out.extend_from_slice(&header.producer_id.to_be_bytes());
+    out.extend_from_slice(&header.producer_epoch.to_be_bytes());
+    out.extend_from_slice(&header.base_sequence.to_be_bytes());
+    out.extend_from_slice(&header.record_count.to_be_bytes());
+    out.extend_from_slice(records);
+    let crc = crc32c(&out[start + ATTRIBUTES_OFFSET..]);
+    out[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// The attributes of a batch rewritten by the cleaner: the original's codec, timestamp type,
+/// transactional and control flags, with or without the delete horizon flag.
+pub fn cleaned_attributes(original: &BatchHeader, compressed: bool, delete_horizon: bool) -> i16 {
+    let keep = TIMESTAMP_TYPE_MASK | TRANSACTIONAL_MASK | CONTROL_MASK;
+    let mut attributes = original.attributes & keep;
+    if compressed {
+        attributes |= original.attributes & COMPRESSION_MASK;
+    }
+    if delete_horizon {
+        attributes |= DELETE_HORIZON_MASK;
+    }
+    attributes
 }
 
 /// Rewrites the broker-owned header fields of a validated batch in place: base offset,

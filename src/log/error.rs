@@ -15,6 +15,10 @@ pub enum LogError {
     /// (`INVALID_RECORD`, 87).
     #[error("{0}")]
     InvalidRecord(String),
+    /// Some records break a per-record rule, e.g. a record without a key in a compacted topic
+    /// (`INVALID_RECORD`, 87, with the offending records listed as Kafka's `RecordError`s).
+    #[error("{}", record_errors_message(.0))]
+    RecordErrors(Vec<RecordError>),
     /// One batch is larger than `max.message.bytes` (`MESSAGE_TOO_LARGE`, 10).
     #[error(
         "The record batch size in the append to {partition} is {size} bytes which exceeds the maximum configured value of {max}."
@@ -115,6 +119,34 @@ pub enum LogError {
     },
 }
 
+/// One rejected record of a produce request, as Kafka reports it in `record_errors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// Index of the record within its batch.
+    pub batch_index: i32,
+    /// Why it was rejected.
+    pub message: String,
+}
+
+/// Kafka's `LogValidator.processRecordErrors` message for a list of record errors.
+fn record_errors_message(errors: &[RecordError]) -> String {
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| {
+            format!(
+                "RecordError(batchIndex={}, message='{}')",
+                e.batch_index, e.message
+            )
+        })
+        .collect();
+    format!(
+        "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+        errors.len(),
+        shown.join(", ")
+    )
+}
+
 impl LogError {
     /// Kafka's numeric error code for this error, as it goes in a response.
     pub fn error_code(&self) -> i16 {
@@ -128,7 +160,7 @@ impl LogError {
             LogError::OutOfOrderSequence { .. } => 45,
             LogError::InvalidProducerEpoch { .. } => 47,
             LogError::Io { .. } | LogError::MalformedFile { .. } => 56,
-            LogError::InvalidRecord(_) => 87,
+            LogError::InvalidRecord(_) | LogError::RecordErrors(_) => 87,
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod batch;
 pub mod checkpoint;
+pub mod cleaner;
 pub mod compression;
 mod crc;
 mod error;
@@ -30,7 +31,7 @@ pub use batch::{
     check_stored_batch, validate_produce_batches,
 };
 pub use crc::{crc32c, crc32c_reference};
-pub use error::LogError;
+pub use error::{LogError, RecordError};
 pub use log_manager::{LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
 pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};

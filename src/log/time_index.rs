@@ -91,6 +91,11 @@ impl TimeIndex {
         self.index.entries() + 1 >= self.index.max_entries()
     }
 
+    /// Number of entries written.
+    pub fn entries(&self) -> usize {
+        self.index.entries()
+    }
+
     /// See [`MmapIndex::trim`].
     pub fn trim(&mut self) -> Result<(), LogError> {
         self.index.trim()
@@ -104,6 +109,11 @@ impl TimeIndex {
     /// The `.timeindex` file's path.
     pub fn path(&self) -> &Path {
         self.index.path()
+    }
+
+    /// Records that the file now lives at `path` (renamed by the cleaner's swap).
+    pub fn set_path(&mut self, path: std::path::PathBuf) {
+        self.index.set_path(path);
     }
 }
 

@@ -194,6 +194,27 @@ impl LogSegment {
         Ok((bytes, progress))
     }
 
+    /// Maps the committed bytes of the whole segment read-only, for the log cleaner's
+    /// sequential passes over segments that are no longer active (so never rewritten; see
+    /// [`read_mapped`](Self::read_mapped)). `None` for an empty segment.
+    pub fn map_all(&self) -> Result<Option<memmap2::Mmap>, LogError> {
+        let size = self.size() as usize;
+        if size == 0 {
+            return Ok(None);
+        }
+        // SAFETY: see read_mapped: the mapped range is committed, immutable data.
+        let map = unsafe { memmap2::MmapOptions::new().len(size).map(&self.file) }
+            .map_err(|e| LogError::io(&self.log_path, e))?;
+        // Only a hint: a failure changes nothing but read-ahead.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Some(map))
+    }
+
+    /// Byte position from which a scan finds `offset`: the offset index entry at or below it.
+    pub fn position_of(&self, offset: i64) -> u64 {
+        u64::from(self.state.read().offset_index.lookup(offset).1)
+    }
+
     /// Offset the next batch appended here would get: scans from the last offset index entry
     /// to the end (at most one index interval), as Kafka's `readNextOffset`.
     pub fn read_next_offset(&self) -> Result<i64, LogError> {

@@ -11,7 +11,9 @@ use super::{UnifiedLog, index_bytes};
 use crate::base::fsync::fsync_dir;
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
-use crate::log::batch::{assign_offsets, check_create_time, validate_produce_batches};
+use crate::log::batch::{
+    assign_offsets, check_create_time, check_keys_for_compaction, validate_produce_batches,
+};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
 use crate::log::segment::LogSegment;
@@ -29,6 +31,9 @@ impl UnifiedLog {
         let config = self.config();
         let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
         let batches = validate_produce_batches(&records, max_message_bytes, &self.tp)?;
+        if config.cleanup_policy.compact {
+            check_keys_for_compaction(&records, &batches, &self.tp)?;
+        }
         let segment_bytes = usize::try_from(config.segment_bytes).unwrap_or(0);
         if records.len() > segment_bytes {
             return Err(LogError::RecordListTooLarge {

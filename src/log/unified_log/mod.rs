@@ -9,9 +9,11 @@
 mod append;
 mod load;
 mod read;
+mod replace;
 mod retention;
 
 pub use load::LoadHints;
+pub use replace::LastRecord;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
