@@ -20,6 +20,9 @@ pub struct TestBroker {
     pub port: u16,
     pub dir: tempfile::TempDir,
     extra: Vec<(String, String)>,
+    /// Environment variables given to the process (test hooks), kept across restarts until
+    /// changed with [`TestBroker::set_env`].
+    env: Vec<(String, String)>,
     /// Everything the broker logged, across restarts.
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -32,12 +35,21 @@ impl TestBroker {
 
     /// Starts a broker with extra `server.properties` lines.
     pub fn start_with(extra: &[(&str, &str)]) -> TestBroker {
+        TestBroker::start_with_env(extra, &[])
+    }
+
+    /// Starts a broker with extra `server.properties` lines and environment variables.
+    pub fn start_with_env(extra: &[(&str, &str)], env: &[(&str, &str)]) -> TestBroker {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut b = TestBroker {
             child: None,
             port: 0,
             dir,
             extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
@@ -91,6 +103,7 @@ impl TestBroker {
                 "RUST_LOG",
                 std::env::var("STROM_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -157,6 +170,22 @@ impl TestBroker {
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "broker still running");
         self.launch();
+    }
+
+    /// Sets (or with `None` removes) a `server.properties` line for the next start.
+    pub fn set_config(&mut self, key: &str, value: Option<&str>) {
+        self.extra.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.extra.push((key.to_string(), v.to_string()));
+        }
+    }
+
+    /// Sets (or with `None` removes) an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_string(), v.to_string()));
+        }
     }
 
     pub fn log_contains(&self, needle: &str) -> bool {
