@@ -8,6 +8,8 @@ class Strom < Formula
 
   depends_on "rust" => :build
 
+  conflicts_with "kafka", because: "both install `kafka-*` commands and `etc/kafka/server.properties`"
+
   def install
     inreplace "etc/kafka/server.properties",
               "log.dirs=/opt/homebrew/var/lib/kraft-combined-logs",
@@ -16,29 +18,44 @@ class Strom < Formula
     %w[kafka-storage kafka-server-start kafka-server-stop].each do |name|
       bin.install_symlink "strom" => name
     end
+    # Kept as it is when the user has edited it, or when `brew uninstall kafka` left Kafka's
+    # (Homebrew then installs this one as server.properties.default).
     etc.install "etc/kafka"
   end
 
   def post_install
-    # launchd opens the log file but does not create its directory.
+    # launchd opens the service's log file but does not create its directory.
     (var/"log/kafka").mkpath
-    return if (var/"lib/kraft-combined-logs/meta.properties").exist?
+    # Format the log.dirs the installed configuration names, unless one of them already holds
+    # storage: a data dir left by `brew uninstall kafka` is served as it is, and `strom server`
+    # completes a partly formatted set with the cluster id it holds.
+    config = etc/"kafka/server.properties"
+    dirs = config.read[/^[ \t]*log\.dirs?[ \t]*[=:][ \t]*(.+)$/, 1].to_s.split(",").map(&:strip)
+    return if dirs.any? { |dir| File.exist?("#{dir}/meta.properties") }
 
-    # Creates var/lib/kraft-combined-logs; `strom server` would also format it on first start.
     cluster_id = Utils.safe_popen_read(bin/"kafka-storage", "random-uuid").chomp
-    system bin/"kafka-storage", "format", "--ignore-formatted",
-           "-t", cluster_id, "-c", etc/"kafka/server.properties"
+    system bin/"kafka-storage", "format", "--ignore-formatted", "-t", cluster_id, "-c", config
   end
 
   service do
-    run [opt_bin/"strom", "server", "--config", etc/"kafka/server.properties"]
-    keep_alive true
-    working_dir var
-    log_path var/"log/kafka/strom.log"
-    error_log_path var/"log/kafka/strom.log"
+    run [opt_bin/"strom", "server", "--config", etc/"kafka/server.properties", "--log-dir", var/"log/kafka"]
+    # Restart after a crash, not after `kafka-server-stop`/`strom stop` (a clean exit 0).
+    keep_alive successful_exit: false, crashed: true
+    # Room for a clean shutdown (flush, checkpoints) before launchd sends SIGKILL.
+    stop_timeout 60
+    # A start that fails at once (a bad config edit) is retried every 30 s, not every 10 s.
+    throttle_interval 30
+    process_type :interactive
+    working_dir etc/"kafka"
+    # The broker writes var/log/kafka/server.log itself (rolled); stderr.log only collects the
+    # reason a start failed.
+    log_path var/"log/kafka/stderr.log"
+    error_log_path var/"log/kafka/stderr.log"
   end
 
   test do
+    assert_match version.to_s, shell_output("#{bin}/strom --version")
+
     port = free_port
     controller_port = free_port
     (testpath/"server.properties").write <<~EOS
@@ -53,7 +70,7 @@ class Strom < Formula
     assert_match "Formatting metadata directory #{testpath}/data",
                  shell_output("#{bin}/kafka-storage format -t #{cluster_id} -c #{testpath}/server.properties")
 
-    pid = spawn "#{bin}/strom", "server", "--config", "#{testpath}/server.properties"
+    pid = spawn bin/"strom", "server", "--config", testpath/"server.properties", "--log-dir", testpath/"logs"
     begin
       Timeout.timeout(30) do
         TCPSocket.new("127.0.0.1", port).close
@@ -68,8 +85,10 @@ class Strom < Formula
                    shell_output("#{bin}/strom consume --topic brew-test --from-beginning " \
                                 "--max-messages 1 #{bootstrap}").chomp
     ensure
-      system bin/"kafka-server-stop", testpath/"server.properties"
+      # A signal, not a tool that could itself fail here and hide the real failure.
+      Process.kill("TERM", pid)
       Process.wait(pid)
     end
+    assert_match "shut down completed", (testpath/"logs/server.log").read
   end
 end

@@ -2,7 +2,7 @@
 # Strom's whole test suite, the command README.md and .ci/run name.
 #
 # Installs what the tests need first (idempotent: a second run installs nothing), then runs:
-#   1. cargo fmt --check and cargo clippy -D warnings
+#   1. cargo fmt --check, the vendored crate's patch check, cargo clippy -D warnings
 #   2. cargo test: unit tests and integration tests that start the real broker binary and talk
 #      to it with librdkafka (rdkafka crate) and raw protocol bytes; the Apache Kafka interop tests
 #   3. tests/python/core_clients.py: confluent-kafka, kafka-python and Debian's kcat; the unit
@@ -41,6 +41,10 @@ scripts/install-clients.sh || record "install (clients)" 1
 step "cargo fmt --check"
 cargo fmt --all -- --check
 record "cargo fmt" $?
+
+step "vendored kafka-protocol is the published crate plus its patch (scripts/check-vendor.sh)"
+scripts/check-vendor.sh
+record "check-vendor" $?
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings

@@ -52,6 +52,84 @@ fn an_invalid_value_exits_2_naming_file_line_key_and_value() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    // Once, as one ERROR line (it used to be written twice: the log line and a bare copy).
+    assert_eq!(stderr.matches("Invalid value abc").count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("] ERROR Invalid value abc")),
+        "{stderr}"
+    );
+}
+
+/// A config with an invalid value in a fresh directory, and the `strom server --config CFG
+/// --log-dir DIR/logs` command for it (stderr left to the caller).
+fn bad_config_with_log_dir() -> (tempfile::TempDir, Command) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.properties");
+    std::fs::write(
+        &cfg,
+        format!("{}log.retention.hours=abc\n", base_config(dir.path())),
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strom"));
+    command
+        .args(["server", "--config"])
+        .arg(&cfg)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .env_remove("RUST_LOG");
+    (dir, command)
+}
+
+/// Under `brew services` the broker runs with `--log-dir var/log/kafka` and stderr going to a
+/// file launchd opened: a bad config edit is one ERROR line in each of server.log and that
+/// stderr file (and, on macOS, the unified log at error level), never more.
+#[test]
+fn with_a_log_dir_a_bad_config_is_one_error_line_in_server_log_and_on_stderr() {
+    let (dir, mut command) = bad_config_with_log_dir();
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("] ERROR Invalid value abc"), "{stderr}");
+    let server_log = std::fs::read_to_string(dir.path().join("logs/server.log")).unwrap();
+    assert_eq!(
+        server_log.matches("Invalid value abc").count(),
+        1,
+        "{server_log}"
+    );
+}
+
+/// A broker whose full log goes to server.log keeps launchd's stderr file bounded: over 10 MiB
+/// at start-up (appending, as launchd opens it), it is emptied; a non-appending file is not.
+#[test]
+fn an_oversized_appending_stderr_file_is_emptied_at_start() {
+    use std::fs::OpenOptions;
+    let (dir, mut command) = bad_config_with_log_dir();
+    let mut run = |stderr: std::fs::File| command.stderr(stderr).status().unwrap();
+    let big = vec![b'x'; 11 * 1024 * 1024];
+    let path = dir.path().join("stderr.log");
+    std::fs::write(&path, &big).unwrap();
+    let status = run(OpenOptions::new().append(true).open(&path).unwrap());
+    assert_eq!(status.code(), Some(2));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.len() < 1000 && text.contains("ERROR Invalid value abc"),
+        "{}",
+        text.len()
+    );
+    let server_log = std::fs::read_to_string(dir.path().join("logs/server.log")).unwrap();
+    assert!(
+        server_log.contains("Emptied the standard-error file"),
+        "{server_log}"
+    );
+
+    std::fs::write(&path, &big).unwrap();
+    let mut plain = OpenOptions::new().write(true).open(&path).unwrap();
+    std::io::Seek::seek(&mut plain, std::io::SeekFrom::End(0)).unwrap();
+    run(plain);
+    assert!(std::fs::metadata(&path).unwrap().len() > big.len() as u64);
 }
 
 #[test]
@@ -171,4 +249,38 @@ fn partitions_spread_over_several_log_dirs_and_come_back() {
             .len(),
         4
     );
+}
+
+/// `listeners=PLAINTEXT://localhost:…` (the shipped file and the tutorial's) is served on every
+/// address `localhost` resolves to, so clients dialling 127.0.0.1 are answered even where
+/// `localhost` is `::1` first (macOS). The `::1`-first order itself is tested with a resolver
+/// stand-in in `server::listen`.
+#[test]
+fn a_localhost_listener_answers_on_every_address_localhost_resolves_to() {
+    use std::net::ToSocketAddrs;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.properties");
+    let text = base_config(dir.path()).replace(
+        "listeners=PLAINTEXT://127.0.0.1:0",
+        "listeners=PLAINTEXT://localhost:0",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["server", "--config"])
+        .arg(&cfg)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = read_port(&mut child);
+    let resolved: Vec<_> = ("localhost", port).to_socket_addrs().unwrap().collect();
+    for address in &resolved {
+        std::net::TcpStream::connect(address)
+            .unwrap_or_else(|e| panic!("{address} resolved from localhost refused: {e}"));
+    }
+    // And the address the tools and the README dial answers a Kafka request.
+    let versions = RawClient::connect(port).call(&ApiVersionsRequest::default(), 3);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(versions.error_code, 0);
+    println!("localhost resolved to {resolved:?}; all answered");
 }

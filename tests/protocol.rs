@@ -351,3 +351,144 @@ fn unimplemented_apis_get_unsupported_version_not_a_hangup() {
     assert_eq!(r.error_code, ResponseError::UnsupportedVersion.code());
     assert_eq!(c.call(&ApiVersionsRequest::default(), 3).error_code, 0);
 }
+
+/// A `VmXxx:` figure of a process, in bytes (Linux only).
+#[cfg(target_os = "linux")]
+fn vm_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("{field} missing from /proc/{pid}/status"));
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("kB figure");
+    kb * 1024
+}
+
+/// A request header of `key`/`version`, followed by `body` and then `fill` up to `size` bytes.
+fn hostile_frame(key: ApiKey, version: i16, body: &[u8], fill: u8, size: usize) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .encode(&mut out, key.request_header_version(version))
+        .unwrap();
+    out.put_slice(body);
+    let mut out = out.to_vec();
+    out.resize(size, fill);
+    out
+}
+
+/// Frames as large as `socket.request.max.bytes` (100 MiB, Kafka's default) whose arrays claim
+/// billions of elements and whose first element is malformed. kafka-protocol 0.18.0 reserved
+/// memory for the claimed count (capped by the remaining bytes, one element per byte), i.e. tens
+/// of gigabytes of address space per frame; the patched decoder reserves at most the bytes the
+/// frame holds. The broker must close each connection, stay up, and its peak memory must stay
+/// within twice the frame size (the frame itself plus what actually decodes).
+#[test]
+fn hostile_100_mib_frames_keep_memory_bounded() {
+    #[cfg(not(target_os = "linux"))]
+    {
+        println!("SKIP: reads VmHWM/VmPeak from /proc, Linux only");
+    }
+    #[cfg(target_os = "linux")]
+    {
+        const FRAME: usize = 104_857_600;
+        let b = TestBroker::start();
+        let pid = b.pid();
+        // Warm up: every worker thread has its allocator arena before the baseline.
+        for _ in 0..8 {
+            let mut c = RawClient::connect(b.port);
+            assert_eq!(c.call(&ApiVersionsRequest::default(), 3).error_code, 0);
+            c.call(&MetadataRequest::default().with_topics(None), 12);
+        }
+        let (hwm0, peak0) = (vm_bytes(pid, "VmHWM:"), vm_bytes(pid, "VmPeak:"));
+        let max = i32::MAX.to_be_bytes();
+        let negative = (-2i32).to_be_bytes();
+        let frames: Vec<(&str, Vec<u8>)> = vec![
+            (
+                // topics: [i32::MAX elements], the first one's name of length -2.
+                "Metadata v4, array of i32::MAX topics",
+                hostile_frame(
+                    ApiKey::Metadata,
+                    4,
+                    &[&max[..], &[0xff, 0xfe]].concat(),
+                    0,
+                    FRAME,
+                ),
+            ),
+            (
+                // topics: compact array of u32::MAX - 1, first topic id then a name longer
+                // than the frame.
+                "Metadata v12, compact array of 4 billion topics",
+                hostile_frame(
+                    ApiKey::Metadata,
+                    12,
+                    &[
+                        &[0xff, 0xff, 0xff, 0xff, 0x0f][..],
+                        &[7; 16],
+                        &[0xff, 0xff, 0xff, 0x7f],
+                    ]
+                    .concat(),
+                    0,
+                    FRAME,
+                ),
+            ),
+            (
+                // topics: [i32::MAX] of {name "", partitions, rf, assignments: [i32::MAX] of
+                // {partition, broker_ids: length -2}}: two nested claims at once.
+                "CreateTopics v4, nested arrays of i32::MAX",
+                hostile_frame(
+                    ApiKey::CreateTopics,
+                    4,
+                    &[
+                        &max[..],
+                        &[0, 0, 0, 0, 0, 1, 0, 1],
+                        &max,
+                        &[0, 0, 0, 0],
+                        &negative,
+                    ]
+                    .concat(),
+                    0,
+                    FRAME,
+                ),
+            ),
+        ];
+        for (what, frame) in &frames {
+            let mut c = RawClient::connect(b.port);
+            c.send_frame(frame);
+            assert!(c.is_closed(), "{what}: connection stays open");
+            let mut ok = RawClient::connect(b.port);
+            assert_eq!(
+                ok.call(&ApiVersionsRequest::default(), 3).error_code,
+                0,
+                "broker unwell after {what}"
+            );
+            let (hwm, peak) = (vm_bytes(pid, "VmHWM:"), vm_bytes(pid, "VmPeak:"));
+            println!(
+                "after {what}: peak RSS +{} MiB, peak virtual +{} MiB",
+                (hwm - hwm0) >> 20,
+                (peak - peak0) >> 20
+            );
+        }
+        let (hwm, peak) = (vm_bytes(pid, "VmHWM:"), vm_bytes(pid, "VmPeak:"));
+        assert!(
+            hwm - hwm0 < 2 * FRAME as u64,
+            "peak RSS grew by {} MiB for {} MiB frames",
+            (hwm - hwm0) >> 20,
+            FRAME >> 20
+        );
+        // Address space, not just touched pages: an oversized reservation is a crash where
+        // memory is not overcommitted (or is smaller than the claim).
+        assert!(
+            peak - peak0 < 6 * FRAME as u64,
+            "peak virtual memory grew by {} MiB for {} MiB frames",
+            (peak - peak0) >> 20,
+            FRAME >> 20
+        );
+    }
+}

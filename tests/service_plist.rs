@@ -92,14 +92,16 @@ for k, v in p.items():
     );
     let expected = format!(
         "Label str 'com.example.kafka'\n\
-         ProgramArguments list ['/opt/homebrew/bin/strom', 'server', '--config', '{config}']\n\
+         ProgramArguments list ['/opt/homebrew/bin/strom', 'server', '--config', '{config}', '--log-dir', '/var/log/x']\n\
          RunAtLoad bool True\n\
          KeepAlive dict {{'SuccessfulExit': False}}\n\
          WorkingDirectory str '{dir}'\n\
-         StandardOutPath str '/var/log/x/strom.log'\n\
-         StandardErrorPath str '/var/log/x/strom.log'\n\
+         StandardOutPath str '/var/log/x/stderr.log'\n\
+         StandardErrorPath str '/var/log/x/stderr.log'\n\
          ProcessType str 'Background'\n\
-         ExitTimeOut int 60\n",
+         ExitTimeOut int 60\n\
+         ThrottleInterval int 30\n\
+         LimitLoadToSessionType list ['Aqua', 'Background', 'LoginWindow', 'StandardIO', 'System']\n",
         config = config.display(),
         dir = t.path().join("etc").display()
     );

@@ -24,6 +24,17 @@ pub struct ServerArgs {
     /// Log level (TRACE, DEBUG, INFO, WARN, ERROR); RUST_LOG takes precedence.
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Write the log to DIR/server.log, rolled by size (server.log.1, .2, ...), as Kafka writes
+    /// its server.log to $LOG_DIR. Standard error then gets ERROR lines only (all lines when it
+    /// is a terminal).
+    #[arg(long, env = "LOG_DIR", value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Roll server.log when it passes this many bytes.
+    #[arg(long, default_value_t = strom::logging::DEFAULT_FILE_MAX_BYTES)]
+    pub log_file_max_bytes: u64,
+    /// Rolled server.log files to keep.
+    #[arg(long, default_value_t = strom::logging::DEFAULT_FILE_BACKUPS)]
+    pub log_file_backups: u32,
 }
 
 /// Where the embedded default keeps its data: the platform data directory
@@ -33,7 +44,12 @@ pub fn default_data_dir() -> Option<PathBuf> {
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
-    strom::logging::init(args.log_level.as_deref());
+    strom::logging::init(&strom::logging::LogOptions {
+        level: args.log_level.clone(),
+        log_dir: args.log_dir.clone(),
+        file_max_bytes: args.log_file_max_bytes,
+        file_backups: args.log_file_backups,
+    });
     let loaded = match args.config.or(args.config_file) {
         Some(path) => KafkaConfig::load(&path, &args.overrides),
         None => match default_data_dir() {
@@ -49,8 +65,9 @@ pub fn run(args: ServerArgs) -> ExitCode {
     let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
+            // One ERROR line: to standard error (launchd's log file), server.log and the
+            // unified log at error level.
             error!("{e}");
-            eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
@@ -90,7 +107,6 @@ pub fn run(args: ServerArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
-            eprintln!("{e}");
             ExitCode::FAILURE
         }
     }

@@ -38,7 +38,8 @@ struct AgentArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     label: LabelArg,
-    /// Directory for strom.log (default: ~/Library/Logs/strom).
+    /// Directory for server.log (the broker's log, rolled) and stderr.log (start failures)
+    /// (default: ~/Library/Logs/strom).
     #[arg(long)]
     log_dir: Option<PathBuf>,
     /// The strom binary launchd runs (default: this one).

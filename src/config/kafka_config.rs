@@ -283,6 +283,15 @@ fn build(
         transaction_max_timeout_ms: values.int("transaction.max.timeout.ms"),
         transactional_id_expiration_ms: values.int("transactional.id.expiration.ms"),
         producer_id_expiration_ms: values.int("producer.id.expiration.ms"),
+        producer_id_expiration_check_interval_ms: values
+            .int("producer.id.expiration.check.interval.ms"),
+        transaction_state_log_segment_bytes: values.int("transaction.state.log.segment.bytes"),
+        transaction_abort_timed_out_transaction_cleanup_interval_ms: values
+            .int("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+        transaction_remove_expired_transaction_cleanup_interval_ms: values
+            .int("transaction.remove.expired.transaction.cleanup.interval.ms"),
+        transaction_partition_verification_enable: values
+            .bool("transaction.partition.verification.enable"),
         group_initial_rebalance_delay_ms: values.int("group.initial.rebalance.delay.ms"),
         group_min_session_timeout_ms: values.int("group.min.session.timeout.ms"),
         group_max_session_timeout_ms: values.int("group.max.session.timeout.ms"),

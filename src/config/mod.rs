@@ -186,8 +186,18 @@ pub struct KafkaConfig {
     pub transaction_max_timeout_ms: i32,
     /// `transactional.id.expiration.ms`.
     pub transactional_id_expiration_ms: i32,
-    /// `producer.id.expiration.ms`.
+    /// `producer.id.expiration.ms`: idle producers without an open transaction are forgotten.
     pub producer_id_expiration_ms: i32,
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_id_expiration_check_interval_ms: i32,
+    /// `transaction.state.log.segment.bytes`.
+    pub transaction_state_log_segment_bytes: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+    pub transaction_abort_timed_out_transaction_cleanup_interval_ms: i32,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
+    pub transaction_remove_expired_transaction_cleanup_interval_ms: i32,
+    /// `transaction.partition.verification.enable`.
+    pub transaction_partition_verification_enable: bool,
     /// `group.initial.rebalance.delay.ms`.
     pub group_initial_rebalance_delay_ms: i32,
     /// `group.min.session.timeout.ms`.

@@ -5,11 +5,13 @@
 
 use super::fetch_session::{FetchKey, PartitionState, SessionRequest};
 use super::{BrokerState, Handled, Reply, Request, decode_or_close};
-use crate::log::{LogError, TopicPartition, UnifiedLog};
+use crate::log::{AbortedTxn, Isolation, LogError, TopicPartition, UnifiedLog};
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,7 +23,9 @@ struct PartitionResult {
     key: FetchKey,
     error: i16,
     high_watermark: i64,
+    last_stable_offset: i64,
     log_start_offset: i64,
+    aborted_transactions: Option<Vec<AbortedTxn>>,
     records: Bytes,
     last_sent: Option<(i64, i64)>,
 }
@@ -34,6 +38,7 @@ struct FetchPlan {
     max_bytes: i32,
     min_bytes: i32,
     max_wait_ms: i32,
+    isolation: Isolation,
 }
 
 pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
@@ -97,6 +102,7 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
         max_bytes: request.max_bytes,
         min_bytes: request.min_bytes,
         max_wait_ms: request.max_wait_ms,
+        isolation: Isolation::from_level(request.isolation_level),
     };
     let (results, bytes, errors) = plan.read(state);
     if plan.max_wait_ms <= 0 || bytes >= plan.min_bytes.max(1) as usize || errors {
@@ -157,7 +163,7 @@ impl FetchPlan {
             .partitions
             .iter()
             .map(|(key, ps)| {
-                let r = read_partition(state, key, ps, remaining, total == 0);
+                let r = read_partition(state, key, ps, remaining, total == 0, self.isolation);
                 total += r.records.len();
                 remaining = remaining.saturating_sub(r.records.len());
                 errors |= r.error != 0;
@@ -186,9 +192,17 @@ impl FetchPlan {
                 .with_partition_index(r.key.partition)
                 .with_error_code(r.error)
                 .with_high_watermark(r.high_watermark)
-                .with_last_stable_offset(r.high_watermark)
+                .with_last_stable_offset(r.last_stable_offset)
                 .with_log_start_offset(r.log_start_offset)
-                .with_aborted_transactions(None)
+                .with_aborted_transactions(r.aborted_transactions.map(|txns| {
+                    txns.iter()
+                        .map(|t| {
+                            AbortedTransaction::default()
+                                .with_producer_id(ProducerId(t.producer_id))
+                                .with_first_offset(t.first_offset)
+                        })
+                        .collect()
+                }))
                 .with_records(Some(r.records));
             let same_topic = topics.last().is_some_and(|t| {
                 if self.version >= 13 {
@@ -227,12 +241,15 @@ fn read_partition(
     ps: &PartitionState,
     remaining: usize,
     min_one_batch: bool,
+    isolation: Isolation,
 ) -> PartitionResult {
     let mut result = PartitionResult {
         key: key.clone(),
         error: 0,
         high_watermark: -1,
+        last_stable_offset: -1,
         log_start_offset: -1,
+        aborted_transactions: None,
         records: Bytes::new(),
         last_sent: ps.last_sent,
     };
@@ -253,10 +270,12 @@ fn read_partition(
         return result;
     };
     let limit = (ps.max_bytes.max(0) as usize).min(remaining);
-    match log.read(ps.fetch_offset, limit, min_one_batch) {
+    match log.read_isolated(ps.fetch_offset, limit, min_one_batch, isolation) {
         Ok(data) => {
             result.high_watermark = data.high_watermark;
+            result.last_stable_offset = data.last_stable_offset;
             result.log_start_offset = data.log_start_offset;
+            result.aborted_transactions = data.aborted_transactions;
             result.records = data.records;
         }
         Err(e) => {

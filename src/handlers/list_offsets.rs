@@ -1,7 +1,7 @@
 //! ListOffsets (key 2): earliest, latest, max-timestamp and by-timestamp lookups.
 
 use super::{BrokerState, Handled, Request, decode_or_close};
-use crate::log::{TopicPartition, UnifiedLog};
+use crate::log::{Isolation, TopicPartition, UnifiedLog};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -43,7 +43,7 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
                         .get(&tp.topic)
                         .and_then(|_| state.logs.get(&tp));
                     let mut r = match log {
-                        Some(log) => lookup(&log, p.timestamp, base),
+                        Some(log) => lookup(&log, p.timestamp, request.isolation_level, base),
                         None => not_found(base, ResponseError::UnknownTopicOrPartition),
                     };
                     // leader_epoch exists from v4 on; earlier versions must leave it unset.
@@ -72,11 +72,19 @@ fn not_found(
         .with_leader_epoch(-1)
 }
 
+/// One partition's answer. As Kafka's `fetchOffsetForTimestamp`, nothing at or past the last
+/// fetchable offset is returned: the last stable offset for `read_committed` (isolation level
+/// 1), the high watermark otherwise.
 fn lookup(
     log: &UnifiedLog,
     timestamp: i64,
+    isolation_level: i8,
     base: ListOffsetsPartitionResponse,
 ) -> ListOffsetsPartitionResponse {
+    let last_fetchable = match Isolation::from_level(isolation_level) {
+        Isolation::ReadCommitted => log.last_stable_offset(),
+        Isolation::ReadUncommitted => log.high_watermark(),
+    };
     let found = |offset: i64, ts: i64| {
         base.clone()
             .with_offset(offset)
@@ -89,8 +97,7 @@ fn lookup(
         .with_timestamp(-1)
         .with_leader_epoch(-1);
     let by_search = match timestamp {
-        // With no transactions in flight the last stable offset is the high watermark.
-        LATEST => return found(log.high_watermark(), -1),
+        LATEST => return found(last_fetchable, -1),
         EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1),
         // Without tiered storage nothing is pending upload.
         EARLIEST_PENDING_UPLOAD => return none,
@@ -99,11 +106,11 @@ fn lookup(
         _ => return not_found(base, ResponseError::InvalidRequest),
     };
     match by_search {
-        Ok(Some(r)) => base
+        Ok(Some(r)) if r.offset < last_fetchable => base
             .with_offset(r.offset)
             .with_timestamp(r.timestamp)
             .with_leader_epoch(r.leader_epoch),
-        Ok(None) => none,
+        Ok(_) => none,
         Err(e) => base
             .with_error_code(e.error_code())
             .with_offset(-1)

@@ -561,6 +561,23 @@ pub(crate) mod test_support {
         }
         buf
     }
+
+    /// Like [`idempotent_batch`] with the transactional attribute set.
+    pub fn transactional_batch(
+        count: usize,
+        ts: i64,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> BytesMut {
+        let mut buf = idempotent_batch(count, ts, 10, producer_id, producer_epoch, base_sequence);
+        let attributes = super::be_i16(&buf, super::ATTRIBUTES_OFFSET) | super::TRANSACTIONAL_MASK;
+        buf[super::ATTRIBUTES_OFFSET..super::ATTRIBUTES_OFFSET + 2]
+            .copy_from_slice(&attributes.to_be_bytes());
+        let crc = super::crc32c(&buf[super::ATTRIBUTES_OFFSET..]);
+        buf[super::CRC_OFFSET..super::CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        buf
+    }
 }
 
 #[cfg(test)]

@@ -82,6 +82,15 @@ pub enum LogError {
         /// The epoch the log last saw.
         current: i16,
     },
+    /// A producer with an open transaction wrote a non-transactional batch, or a
+    /// transactional write was not part of a transaction the coordinator knows
+    /// (`INVALID_TXN_STATE`, 48).
+    #[error("{0}")]
+    InvalidTxnState(String),
+    /// A transaction marker from an older coordinator epoch than the partition has seen
+    /// (`TRANSACTION_COORDINATOR_FENCED`, 52).
+    #[error("{0}")]
+    TransactionCoordinatorFenced(String),
     /// A fetch or offset lookup outside `[log start, log end]` (`OFFSET_OUT_OF_RANGE`, 1).
     #[error(
         "Received request for offset {offset} for partition {partition}, but we only have log segments in the range {log_start_offset} to {log_end_offset}."
@@ -159,6 +168,8 @@ impl LogError {
             LogError::UnsupportedForMessageFormat => 43,
             LogError::OutOfOrderSequence { .. } => 45,
             LogError::InvalidProducerEpoch { .. } => 47,
+            LogError::InvalidTxnState(_) => 48,
+            LogError::TransactionCoordinatorFenced(_) => 52,
             LogError::Io { .. } | LogError::MalformedFile { .. } => 56,
             LogError::InvalidRecord(_) | LogError::RecordErrors(_) => 87,
         }

@@ -285,6 +285,16 @@ impl LogManager {
         total
     }
 
+    /// Forgets, in every log, producers idle for `expiration_ms` with no open transaction
+    /// (run every `producer.id.expiration.check.interval.ms`, as Kafka's
+    /// `PeriodicProducerExpirationCheck`). Returns how many were removed.
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.all_logs()
+            .iter()
+            .map(|log| log.remove_expired_producers(now_ms, expiration_ms))
+            .sum()
+    }
+
     /// Flushes logs whose `flush.ms` has elapsed (run every `log.flush.scheduler.interval.ms`).
     pub fn flush_dirty_logs(&self, now_ms: i64) {
         for log in self.all_logs() {

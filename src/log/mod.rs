@@ -11,6 +11,7 @@ mod batch;
 pub mod checkpoint;
 pub mod cleaner;
 pub mod compression;
+pub mod control;
 mod crc;
 mod error;
 mod index;
@@ -22,6 +23,7 @@ mod producer_state;
 mod records;
 mod segment;
 mod time_index;
+pub mod txn_index;
 mod unified_log;
 
 use std::fmt;
@@ -34,9 +36,10 @@ pub use crc::{crc32c, crc32c_reference};
 pub use error::{LogError, RecordError};
 pub use log_manager::{LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
-pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};
+pub use producer_state::{BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager};
 pub use segment::LogSegment;
 pub use time_index::TimeIndex;
+pub use txn_index::AbortedTxn;
 pub use unified_log::{LoadHints, UnifiedLog};
 
 /// A topic partition, printed as Kafka names its directory: `topic-0`.
@@ -82,6 +85,26 @@ pub struct LogAppendInfo {
     pub duplicate: bool,
 }
 
+/// A fetch's isolation level (Kafka's `IsolationLevel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Everything up to the high watermark, open and aborted transactions included.
+    ReadUncommitted,
+    /// Only up to the last stable offset, with the aborted transactions listed.
+    ReadCommitted,
+}
+
+impl Isolation {
+    /// From the protocol's `isolation_level` field (1 = read_committed).
+    pub fn from_level(level: i8) -> Isolation {
+        if level == 1 {
+            Isolation::ReadCommitted
+        } else {
+            Isolation::ReadUncommitted
+        }
+    }
+}
+
 /// What a fetch read from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchDataInfo {
@@ -89,8 +112,13 @@ pub struct FetchDataInfo {
     pub records: bytes::Bytes,
     /// Offset up to which records are committed (the log end offset on a single node).
     pub high_watermark: i64,
+    /// The last stable offset: below it every transaction is decided.
+    pub last_stable_offset: i64,
     /// First offset still in the log.
     pub log_start_offset: i64,
+    /// For `read_committed`, the aborted transactions with data in the records returned
+    /// (possibly empty); `None` for `read_uncommitted`.
+    pub aborted_transactions: Option<Vec<AbortedTxn>>,
 }
 
 /// A ListOffsets answer: a record's timestamp and offset, and the leader epoch it was written in.

@@ -2,6 +2,12 @@
 //! batches, so an idempotent producer's retries are recognised as duplicates and gaps or
 //! fenced epochs are refused.
 //!
+//! It also tracks transactions (Kafka's `ongoingTxns`): a producer's first transactional batch
+//! opens a transaction in this partition at its offset, and the producer's COMMIT or ABORT
+//! marker closes it. The first offset of the oldest open transaction is the partition's first
+//! unstable offset, which bounds the last stable offset (LSO) `read_committed` consumers read
+//! up to.
+//!
 //! The state is rebuilt at start-up from the newest `<offset>.snapshot` file plus the batches
 //! after it; see [`super::producer_snapshot`] for the file format.
 
@@ -10,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::TopicPartition;
 use super::batch::{BatchHeader, NO_SEQUENCE, increment_sequence};
+use super::control::{ControlRecordType, EndTxnMarker};
 use super::error::LogError;
 use super::producer_snapshot::{self, SnapshotEntry};
 
@@ -45,6 +52,21 @@ pub struct ProducerStateEntry {
     pub coordinator_epoch: i32,
     /// Max timestamp of the last batch.
     pub last_timestamp: i64,
+    /// First offset of the producer's open transaction in this partition, if one is open.
+    pub current_txn_first_offset: Option<i64>,
+}
+
+/// A transaction ended by a marker (Kafka's `CompletedTxn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    /// The producer.
+    pub producer_id: i64,
+    /// Offset of the transaction's first batch in this partition.
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    /// Whether the marker was ABORT.
+    pub is_aborted: bool,
 }
 
 impl ProducerStateEntry {
@@ -54,6 +76,7 @@ impl ProducerStateEntry {
             batches: VecDeque::new(),
             coordinator_epoch: -1,
             last_timestamp: -1,
+            current_txn_first_offset: None,
         }
     }
 
@@ -72,6 +95,17 @@ impl ProducerStateEntry {
         self.batches.push_back(batch);
         self.last_timestamp = batch.timestamp;
     }
+
+    /// A marker ends the transaction: Kafka's `ProducerStateEntry.update`.
+    fn end_txn(&mut self, epoch: i16, coordinator_epoch: i32, timestamp: i64) {
+        if epoch != self.epoch {
+            self.batches.clear();
+            self.epoch = epoch;
+        }
+        self.coordinator_epoch = coordinator_epoch;
+        self.last_timestamp = timestamp;
+        self.current_txn_first_offset = None;
+    }
 }
 
 /// Per-partition idempotent producer state with its snapshot files.
@@ -79,6 +113,8 @@ pub struct ProducerStateManager {
     tp: TopicPartition,
     dir: PathBuf,
     producers: HashMap<i64, ProducerStateEntry>,
+    /// Open transactions by first offset, with their producer id.
+    ongoing_txns: BTreeMap<i64, i64>,
     snapshots: BTreeMap<i64, PathBuf>,
 }
 
@@ -94,8 +130,44 @@ impl ProducerStateManager {
             tp,
             dir: dir.to_path_buf(),
             producers: HashMap::new(),
+            ongoing_txns: BTreeMap::new(),
             snapshots,
         })
+    }
+
+    /// Every producer with its state, for DescribeProducers.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, &ProducerStateEntry)> {
+        self.producers.iter().map(|(pid, e)| (*pid, e))
+    }
+
+    /// Number of producers tracked.
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Whether no producer is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+
+    /// First offset of the oldest open transaction (Kafka's first unstable offset); the last
+    /// stable offset is this or the high watermark, whichever is lower.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing_txns.keys().next().copied()
+    }
+
+    /// Open transactions as (first offset, producer id), oldest first.
+    pub fn ongoing_txns(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.ongoing_txns.iter().map(|(o, p)| (*o, *p))
+    }
+
+    /// Forgets producers idle for `expiration_ms` with no open transaction (Kafka's
+    /// `removeExpiredProducers`, driven by `producer.id.expiration.ms`). Returns how many.
+    pub fn remove_expired_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers
+            .retain(|_, e| !is_expired(e, now_ms, expiration_ms));
+        before - self.producers.len()
     }
 
     /// The entry for `producer_id`, if any.
@@ -173,7 +245,77 @@ impl ProducerStateManager {
                 last: last_seq,
             });
         }
+        if current.is_some_and(|e| e.current_txn_first_offset.is_some())
+            && !header.is_transactional()
+        {
+            return Err(LogError::InvalidTxnState(format!(
+                "Expected transactional write from producer {pid} at offset {offset} in partition {}",
+                self.tp
+            )));
+        }
         Ok(())
+    }
+
+    /// Checks a marker for `producer_id` against its state as Kafka's `appendEndTxnMarker`
+    /// does: an older producer epoch is fenced (INVALID_PRODUCER_EPOCH), an older coordinator
+    /// epoch is a zombie coordinator (TRANSACTION_COORDINATOR_FENCED).
+    pub fn check_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: &EndTxnMarker,
+        offset: i64,
+    ) -> Result<(), LogError> {
+        let Some(entry) = self.producers.get(&producer_id) else {
+            return Ok(());
+        };
+        if producer_epoch < entry.epoch {
+            return Err(LogError::InvalidProducerEpoch {
+                partition: self.tp.to_string(),
+                producer_id,
+                offset,
+                found: producer_epoch,
+                current: entry.epoch,
+            });
+        }
+        if marker.coordinator_epoch < entry.coordinator_epoch {
+            return Err(LogError::TransactionCoordinatorFenced(format!(
+                "Invalid coordinator epoch for producerId {producer_id} at offset {offset} in partition {}: {} (zombie), {} (current)",
+                self.tp, marker.coordinator_epoch, entry.coordinator_epoch
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies a marker written at `offset`: the producer's open transaction (if any) is
+    /// complete. Returns it, with the LSO to record in the transaction index when aborted.
+    pub fn apply_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: &EndTxnMarker,
+        offset: i64,
+        timestamp: i64,
+    ) -> Option<(CompletedTxn, i64)> {
+        let entry = self
+            .producers
+            .entry(producer_id)
+            .or_insert_with(ProducerStateEntry::empty);
+        let completed = entry.current_txn_first_offset.map(|first| CompletedTxn {
+            producer_id,
+            first_offset: first,
+            last_offset: offset,
+            is_aborted: marker.kind == ControlRecordType::Abort,
+        });
+        entry.end_txn(producer_epoch, marker.coordinator_epoch, timestamp);
+        let completed = completed?;
+        let lso = self
+            .ongoing_txns
+            .iter()
+            .find(|(_, pid)| **pid != producer_id)
+            .map_or(completed.last_offset + 1, |(first, _)| *first);
+        self.ongoing_txns.remove(&completed.first_offset);
+        Some((completed, lso))
     }
 
     /// The entry `header` (offsets assigned) leaves behind, starting from `pending` or the
@@ -188,6 +330,9 @@ impl ProducerStateManager {
             .or_else(|| self.producers.get(&header.producer_id))
             .cloned()
             .unwrap_or_else(ProducerStateEntry::empty);
+        if header.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(header.base_offset);
+        }
         entry.add(
             header.producer_epoch,
             BatchMetadata {
@@ -203,15 +348,24 @@ impl ProducerStateManager {
 
     /// Installs entries computed by [`Self::updated_entry`] once their batches are in the log.
     pub fn apply(&mut self, pending: HashMap<i64, ProducerStateEntry>) {
-        self.producers.extend(pending);
+        for (pid, entry) in pending {
+            if let Some(first) = entry.current_txn_first_offset {
+                self.ongoing_txns.insert(first, pid);
+            }
+            self.producers.insert(pid, entry);
+        }
     }
 
-    /// Replays a stored batch (recovery): no checks, just the state it leaves behind.
+    /// Replays a stored data batch (recovery): no checks, just the state it leaves behind.
+    /// Control batches go through [`Self::apply_marker`].
     pub fn replay(&mut self, header: &BatchHeader) {
         if header.producer_id < 0 || header.is_control() {
             return;
         }
         let entry = self.updated_entry(header, &HashMap::new());
+        if let Some(first) = entry.current_txn_first_offset {
+            self.ongoing_txns.insert(first, header.producer_id);
+        }
         self.producers.insert(header.producer_id, entry);
     }
 
@@ -219,6 +373,7 @@ impl ProducerStateManager {
     /// describe data that is no longer in the log) and corrupt ones. Returns its offset.
     pub fn load_latest_snapshot(&mut self, max_offset: i64) -> Result<Option<i64>, LogError> {
         self.producers.clear();
+        self.ongoing_txns.clear();
         let stale: Vec<i64> = self
             .snapshots
             .range(max_offset + 1..)
@@ -236,6 +391,10 @@ impl ProducerStateManager {
             match producer_snapshot::read(path) {
                 Ok(entries) => {
                     for e in entries {
+                        if e.current_txn_first_offset >= 0 {
+                            self.ongoing_txns
+                                .insert(e.current_txn_first_offset, e.producer_id);
+                        }
                         self.producers
                             .insert(e.producer_id, entry_from_snapshot(&e));
                     }
@@ -269,7 +428,7 @@ impl ProducerStateManager {
                     offset_delta: last.map_or(0, |b| (b.last_offset - b.first_offset) as i32),
                     timestamp: e.last_timestamp,
                     coordinator_epoch: e.coordinator_epoch,
-                    current_txn_first_offset: -1,
+                    current_txn_first_offset: e.current_txn_first_offset.unwrap_or(-1),
                 }
             })
             .collect();
@@ -307,6 +466,11 @@ impl ProducerStateManager {
     }
 }
 
+/// Kafka's `isProducerExpired`: idle past the expiration and no open transaction.
+fn is_expired(e: &ProducerStateEntry, now_ms: i64, expiration_ms: i64) -> bool {
+    e.current_txn_first_offset.is_none() && now_ms.saturating_sub(e.last_timestamp) >= expiration_ms
+}
+
 fn entry_from_snapshot(e: &SnapshotEntry) -> ProducerStateEntry {
     let mut batches = VecDeque::new();
     if e.last_offset >= 0 {
@@ -338,6 +502,8 @@ fn entry_from_snapshot(e: &SnapshotEntry) -> ProducerStateEntry {
         batches,
         coordinator_epoch: e.coordinator_epoch,
         last_timestamp: e.timestamp,
+        current_txn_first_offset: (e.current_txn_first_offset >= 0)
+            .then_some(e.current_txn_first_offset),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Periodic log maintenance, as Kafka's `LogManager` schedules it: retention, time-based
-//! flushes and recovery-point checkpoints.
+//! flushes, recovery-point checkpoints and producer id expiry.
 
 use crate::base::clock::now_ms;
 use crate::handlers::BrokerState;
@@ -50,7 +50,21 @@ pub fn spawn(state: Arc<BrokerState>, stop: watch::Receiver<bool>) -> JoinHandle
                 }
             },
         );
-        let _ = tokio::join!(retention, flush, checkpoint);
+        let producer_expiry = every(
+            state.clone(),
+            stop.clone(),
+            interval_ms(cfg.producer_id_expiration_check_interval_ms.into()),
+            interval_ms(cfg.producer_id_expiration_check_interval_ms.into()),
+            |s| {
+                let removed = s
+                    .logs
+                    .remove_expired_producers(now_ms(), s.config.producer_id_expiration_ms.into());
+                if removed > 0 {
+                    info!("Removed {removed} expired producer ids");
+                }
+            },
+        );
+        let _ = tokio::join!(retention, flush, checkpoint, producer_expiry);
     })
 }
 

@@ -4,6 +4,7 @@
 mod background;
 mod connection;
 mod frame;
+mod listen;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
@@ -155,12 +156,8 @@ impl Broker {
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel(64);
         for l in self.listeners {
             info!(
-                "Awaiting socket connections on {}:{} (listener {}, advertised as {}:{}).",
-                l.local.ip(),
-                l.local.port(),
-                l.listener.name,
-                l.advertised.host,
-                l.advertised.port
+                "Awaiting socket connections on {} (listener {}, advertised as {}:{}).",
+                l.local, l.listener.name, l.advertised.host, l.advertised.port
             );
             accept_loops.spawn(accept_loop(l, conn_tx.clone(), stop_rx.clone()));
         }
@@ -267,45 +264,41 @@ async fn accept_loop(
     }
 }
 
-/// Binds every non-controller listener. The controller listener serves the KRaft quorum,
-/// which a single node does not need, so it is not opened.
+/// Binds every non-controller listener, on every address its host resolves to. The controller
+/// listener serves the KRaft quorum, which a single node does not need, so it is not opened.
 async fn bind_listeners(config: &KafkaConfig) -> Result<Vec<BoundListener>, ServerError> {
     let mut bound = Vec::new();
     for l in &config.listeners {
         if config.controller_listener_names.contains(&l.name) {
             continue;
         }
-        let host = if l.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            l.host.trim_start_matches('[').trim_end_matches(']')
-        };
-        let address = format!("{host}:{}", l.port);
-        let socket =
-            TcpListener::bind((host, l.port))
-                .await
-                .map_err(|source| ServerError::Bind {
-                    address: address.clone(),
-                    source,
-                })?;
-        let local = socket
-            .local_addr()
-            .map_err(|source| ServerError::Bind { address, source })?;
-        let mut advertised = config
-            .advertised_listeners
-            .iter()
-            .find(|a| a.name == l.name)
-            .cloned()
-            .unwrap_or_else(|| l.clone());
-        if advertised.port == 0 {
-            advertised.port = local.port();
+        let sockets = listen::bind_host(&listen::SystemResolver, &l.host, l.port)
+            .await
+            .map_err(|f| ServerError::Bind {
+                address: f.address,
+                source: f.source,
+            })?;
+        for socket in sockets {
+            let local = socket.local_addr().map_err(|source| ServerError::Bind {
+                address: format!("{}:{}", l.host, l.port),
+                source,
+            })?;
+            let mut advertised = config
+                .advertised_listeners
+                .iter()
+                .find(|a| a.name == l.name)
+                .cloned()
+                .unwrap_or_else(|| l.clone());
+            if advertised.port == 0 {
+                advertised.port = local.port();
+            }
+            bound.push(BoundListener {
+                listener: l.clone(),
+                socket,
+                local,
+                advertised,
+            });
         }
-        bound.push(BoundListener {
-            listener: l.clone(),
-            socket,
-            local,
-            advertised,
-        });
     }
     if bound.is_empty() {
         return Err(ServerError::NoListener);

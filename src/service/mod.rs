@@ -15,6 +15,21 @@ pub const DEFAULT_LABEL: &str = "io.strom.broker";
 /// can cut a flush of many partitions short; the broker's clean shutdown fits well within this.
 pub const EXIT_TIMEOUT_SECS: u32 = 60;
 
+/// Least seconds between two starts of the job. launchd only delays a restart when the job ran
+/// for less than this, so a crash after hours of service is restarted at once, while a start that
+/// fails at once (a bad config edit: exit status 2) is retried every 30 s rather than launchd's
+/// 10 s, each retry one ERROR line; the retry also picks up the fix once the file is corrected.
+pub const THROTTLE_INTERVAL_SECS: u32 = 30;
+
+/// The session types the job may load in; Homebrew's service code writes all five, so a service
+/// started from a background session survives a later login (and the two plists agree).
+pub const SESSION_TYPES: [&str; 5] = ["Aqua", "Background", "LoginWindow", "StandardIO", "System"];
+
+/// The file launchd sends the broker's standard output and error to, in the log directory. With
+/// `--log-dir` the broker writes its full log to `server.log` itself, so this only collects the
+/// reason a start failed (and panics).
+pub const STDERR_LOG: &str = "stderr.log";
+
 /// Why the agent could not be written or (un)loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -73,7 +88,8 @@ pub struct KeepAlive {
 pub struct LaunchAgent {
     /// Unique job name, also the plist's file name.
     pub label: String,
-    /// `strom server [--config FILE]`, with absolute paths (launchd has no shell or PATH).
+    /// `strom server [--config FILE] --log-dir DIR`, with absolute paths (launchd has no shell or
+    /// PATH).
     pub program_arguments: Vec<String>,
     /// Start at login.
     pub run_at_load: bool,
@@ -82,7 +98,8 @@ pub struct LaunchAgent {
     /// Where relative paths in server.properties resolve: the config file's directory (the log
     /// directory without a config).
     pub working_directory: String,
-    /// Human-readable log lines (Strom logs to stderr; stdout gets the same file).
+    /// `stderr.log` in the log directory: what the process writes to stdout (nothing) and
+    /// stderr (start failures) goes there; the log proper is `server.log` beside it.
     pub standard_out_path: String,
     /// As above.
     pub standard_error_path: String,
@@ -91,25 +108,32 @@ pub struct LaunchAgent {
     /// Seconds between SIGTERM and SIGKILL on stop.
     #[serde(rename = "ExitTimeOut")]
     pub exit_time_out: u32,
+    /// Least seconds between starts (see [`THROTTLE_INTERVAL_SECS`]).
+    pub throttle_interval: u32,
+    /// Session types the job loads in (see [`SESSION_TYPES`]).
+    pub limit_load_to_session_type: Vec<String>,
     /// Only present when the user asked for variables (e.g. `RUST_LOG`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub environment_variables: BTreeMap<String, String>,
 }
 
 impl LaunchAgent {
-    /// The agent running `program server --config config` (or plain `program server`, the
-    /// embedded default, without a config), logging to `log_dir/strom.log`.
+    /// The agent running `program server --config config --log-dir log_dir` (without a config,
+    /// the embedded default), logging to `log_dir/server.log` with start failures in
+    /// `log_dir/stderr.log`. Homebrew's formula declares the same job (`Formula/strom.rb`'s
+    /// `service do`); tests check the two plists agree key by key.
     pub fn for_broker(
         program: &Path,
         config: Option<&Path>,
         label: &str,
         log_dir: &Path,
     ) -> LaunchAgent {
-        let log = log_dir.join("strom.log").display().to_string();
+        let log = log_dir.join(STDERR_LOG).display().to_string();
         let mut program_arguments = vec![program.display().to_string(), "server".into()];
         if let Some(config) = config {
             program_arguments.extend(["--config".into(), config.display().to_string()]);
         }
+        program_arguments.extend(["--log-dir".into(), log_dir.display().to_string()]);
         let working_directory = config.and_then(Path::parent).unwrap_or(log_dir);
         LaunchAgent {
             label: label.to_string(),
@@ -123,6 +147,8 @@ impl LaunchAgent {
             standard_error_path: log,
             process_type: ProcessType::Interactive,
             exit_time_out: EXIT_TIMEOUT_SECS,
+            throttle_interval: THROTTLE_INTERVAL_SECS,
+            limit_load_to_session_type: SESSION_TYPES.map(String::from).to_vec(),
             environment_variables: BTreeMap::new(),
         }
     }
@@ -244,7 +270,9 @@ mod tests {
                 "StandardOutPath",
                 "StandardErrorPath",
                 "ProcessType",
-                "ExitTimeOut"
+                "ExitTimeOut",
+                "ThrottleInterval",
+                "LimitLoadToSessionType"
             ]
         );
         assert_eq!(dict["Label"].as_string(), Some(DEFAULT_LABEL));
@@ -260,7 +288,9 @@ mod tests {
                 "/opt/homebrew/bin/strom",
                 "server",
                 "--config",
-                "/opt/homebrew/etc/kafka/server.properties"
+                "/opt/homebrew/etc/kafka/server.properties",
+                "--log-dir",
+                "/Users/me/Library/Logs/strom"
             ]
         );
         assert_eq!(dict["RunAtLoad"].as_boolean(), Some(true));
@@ -272,7 +302,7 @@ mod tests {
         );
         assert_eq!(
             dict["StandardErrorPath"].as_string(),
-            Some("/Users/me/Library/Logs/strom/strom.log")
+            Some("/Users/me/Library/Logs/strom/stderr.log")
         );
         assert_eq!(dict["ProcessType"].as_string(), Some("Interactive"));
         assert_eq!(
@@ -304,7 +334,10 @@ mod tests {
     #[test]
     fn without_a_config_the_agent_runs_the_embedded_default() {
         let agent = LaunchAgent::for_broker(Path::new("/bin/strom"), None, "l", Path::new("/logs"));
-        assert_eq!(agent.program_arguments, ["/bin/strom", "server"]);
+        assert_eq!(
+            agent.program_arguments,
+            ["/bin/strom", "server", "--log-dir", "/logs"]
+        );
         assert_eq!(agent.working_directory, "/logs");
     }
 

@@ -188,6 +188,11 @@ impl TestBroker {
         }
     }
 
+    /// The broker's process id, for reading its memory figures from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("broker running").id()
+    }
+
     pub fn log_contains(&self, needle: &str) -> bool {
         self.log.lock().unwrap().iter().any(|l| l.contains(needle))
     }

@@ -26,6 +26,15 @@ use crate::log::records::walk_records;
 use crate::log::segment::{
     CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX, TIME_INDEX_SUFFIX, file_name,
 };
+use crate::log::txn_index::TXN_INDEX_SUFFIX;
+
+/// The files of a cleaned segment, the log last (see `UnifiedLog::replace_segments`).
+const SUFFIXES: [&str; 4] = [
+    INDEX_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX,
+    LOG_SUFFIX,
+];
 use crate::log::unified_log::UnifiedLog;
 
 /// A log chosen for cleaning and the offsets that bound the round (Kafka's `LogToClean`).
@@ -217,7 +226,7 @@ impl Cleaner {
             let header = whole_batch(&data, position, segment)?;
             let batch = &data[position..position + header.size()];
             if header.is_control() {
-                let kind = control_kind(&header, &batch[RECORD_BATCH_OVERHEAD..])?;
+                let kind = control_kind(&header, batch)?;
                 txns.on_control_batch(&header, kind);
                 stats.map_messages_read += 1;
             } else if txns.on_data_batch(&header) {
@@ -291,11 +300,18 @@ impl Cleaner {
             .write_cleaned(log, group, stats, txns, round)
             .and_then(|()| {
                 (round.step)("after-cleaned-written");
-                for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+                for suffix in SUFFIXES {
                     let name = file_name(base, suffix);
                     let from = dir.join(name.clone() + CLEANED_SUFFIX);
                     let to = dir.join(name + SWAP_SUFFIX);
-                    std::fs::rename(&from, &to).map_err(|e| LogError::io(&from, e))?;
+                    match std::fs::rename(&from, &to) {
+                        Ok(()) => {}
+                        // A segment without aborted transactions has no transaction index.
+                        Err(e)
+                            if suffix == TXN_INDEX_SUFFIX
+                                && e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(LogError::io(&from, e).into()),
+                    }
                 }
                 fsync_dir(dir).map_err(|e| LogError::io(dir, e))?;
                 (round.step)("after-swap-renamed");
@@ -315,7 +331,7 @@ impl Cleaner {
             });
         if result.is_err() {
             // Leftovers of a failed or aborted group; start-up would remove them too.
-            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in SUFFIXES {
                 for temp in [CLEANED_SUFFIX, SWAP_SUFFIX] {
                     let _ = std::fs::remove_file(dir.join(file_name(base, suffix) + temp));
                 }
@@ -393,6 +409,9 @@ impl Cleaner {
                     self.throttler.maybe_throttle(self.out.len() as f64);
                     self.out.clear();
                 }
+            }
+            for txn in txns.take_retained() {
+                cleaned.txn_index().append(txn)?;
             }
         }
         self.out = Vec::new();

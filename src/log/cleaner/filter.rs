@@ -14,10 +14,11 @@
 use std::collections::HashMap;
 
 use super::offset_map::OffsetMap;
-use super::txn::{CleanedTransactions, ControlType};
+use super::txn::CleanedTransactions;
 use super::{CleanError, CleanerStats};
 use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD, cleaned_attributes, write_batch};
 use crate::log::compression::{compress, decompress};
+use crate::log::control::{ControlBatch, ControlRecordType, parse_control_batch};
 use crate::log::records::{RecordView, next_record, write_record};
 use crate::log::unified_log::LastRecord;
 
@@ -72,7 +73,7 @@ impl Filter<'_> {
         let stored = &batch[RECORD_BATCH_OVERHEAD..];
         let control = header.is_control();
         let can_discard = if control {
-            let kind = control_kind(header, stored)?;
+            let kind = control_kind(header, batch)?;
             txns.on_control_batch(header, kind)
         } else {
             txns.on_data_batch(header)
@@ -235,15 +236,14 @@ impl Filter<'_> {
     }
 }
 
-/// The type of a control batch's first record; `None` for an emptied batch.
+/// The type of a whole control batch's record; `None` for a batch already emptied.
 pub fn control_kind(
     header: &BatchHeader,
-    stored: &[u8],
-) -> Result<Option<ControlType>, CleanError> {
-    if header.record_count <= 0 {
-        return Ok(None);
+    batch: &[u8],
+) -> Result<Option<ControlRecordType>, CleanError> {
+    match parse_control_batch(batch).map_err(|e| CleanError::corrupt(header, e))? {
+        ControlBatch::Empty => Ok(None),
+        ControlBatch::Marker(marker) => Ok(Some(marker.kind)),
+        ControlBatch::Other(kind) => Ok(Some(kind)),
     }
-    // Control batches are never compressed.
-    let record = next_record(stored, &mut 0).map_err(|e| CleanError::corrupt(header, e))?;
-    Ok(Some(ControlType::from_key(record.key)))
 }

@@ -36,7 +36,6 @@ mod tests;
 
 pub use clean::LogToClean;
 pub use manager::CleanerManager;
-pub use txn::AbortedTxn;
 
 use std::fmt;
 use std::sync::Arc;

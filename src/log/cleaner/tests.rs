@@ -658,3 +658,113 @@ fn compaction_lags_bound_what_is_cleaned() {
         .expect("overdue");
     assert!(job.needs_compaction_now && job.cleanable_ratio() < 0.99);
 }
+
+/// Batches in the log: (base offset, last offset, is control, record count, delete horizon).
+fn layout(log: &UnifiedLog) -> Vec<(i64, i64, bool, i32, Option<i64>)> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let data = log.read(offset, 1 << 20, true).expect("read").records;
+        if data.is_empty() {
+            break;
+        }
+        let mut at = 0;
+        while let Some(h) = BatchHeader::parse(&data[at..]) {
+            out.push((
+                h.base_offset,
+                h.last_offset(),
+                h.is_control(),
+                h.record_count,
+                h.delete_horizon_ms(),
+            ));
+            offset = h.last_offset() + 1;
+            at += h.size();
+        }
+    }
+    out
+}
+
+/// Kafka's transaction-aware cleaning: aborted data goes, its ABORT marker stays while any
+/// of the data is left, then gets a delete horizon and goes after it; committed data is
+/// compacted like any other; a producer's last batch stays (emptied if need be).
+#[test]
+fn aborted_transactions_and_markers_are_cleaned_as_kafka_does() {
+    use crate::log::batch::test_support::transactional_batch;
+    use crate::log::control::{ControlRecordType, EndTxnMarker};
+    let marker = |kind| EndTxnMarker {
+        kind,
+        coordinator_epoch: 0,
+    };
+    let (_root, log) = new_log(LogConfig {
+        delete_retention_ms: 100,
+        ..compacted(400)
+    });
+    // Producer 7: an aborted transaction (keys k0, k1), then a committed one (k0).
+    log.append_as_leader(transactional_batch(2, 1, 7, 0, 0), 0)
+        .expect("txn data"); // 0-1
+    log.append_txn_marker(7, 0, marker(ControlRecordType::Abort), 1)
+        .expect("abort"); // 2
+    log.append_as_leader(transactional_batch(1, 1, 7, 0, 2), 0)
+        .expect("txn data"); // 3
+    log.append_txn_marker(7, 0, marker(ControlRecordType::Commit), 1)
+        .expect("commit"); // 4
+    fill_until_roll(&log, "filler", 1);
+    let manager = CleanerManager::new(&[log.dir().parent().expect("parent").to_path_buf()], &[]);
+    let mut c = cleaner(1 << 20);
+
+    clean_once(&manager, &mut c, &log, 1_000, &|_| {}).expect("round 1");
+    let batches = layout(&log);
+    assert_eq!(
+        &batches[..3],
+        &[
+            (2, 2, true, 1, None),  // the abort marker stays: its data was seen this round
+            (3, 3, false, 1, None), // committed k0
+            (4, 4, true, 1, None),  // the commit marker stays with its data
+        ],
+        "aborted data gone: {batches:?}"
+    );
+    let first = &log.segments_in(0, 1)[0];
+    assert_eq!(
+        first
+            .txn_index()
+            .all()
+            .iter()
+            .map(|t| t.producer_id)
+            .collect::<Vec<_>>(),
+        vec![7],
+        "the cleaned segment's transaction index keeps the aborted transaction"
+    );
+    // Read-committed consumers still get the aborted transaction for the marker.
+    assert_eq!(log.collect_aborted_transactions(0, 5).len(), 1);
+
+    fill_until_roll(&log, "filler2", 1);
+    clean_once(&manager, &mut c, &log, 2_000, &|_| {}).expect("round 2");
+    let batches = layout(&log);
+    assert_eq!(
+        batches[0],
+        (2, 2, true, 1, Some(2_100)),
+        "no data left: the marker gets a delete horizon"
+    );
+
+    fill_until_roll(&log, "filler3", 1);
+    clean_once(&manager, &mut c, &log, 3_000, &|_| {}).expect("round 3");
+    let batches = layout(&log);
+    assert_eq!(
+        batches[0].0, 3,
+        "the abort marker went after its horizon: {batches:?}"
+    );
+    assert_eq!(
+        batches[1],
+        (4, 4, true, 1, None),
+        "the commit marker stays with its data"
+    );
+    assert!(
+        log.collect_aborted_transactions(0, 5).is_empty(),
+        "and the transaction index entry went with the marker"
+    );
+    let stale = log.dir().join("00000000000000000000.txnindex");
+    assert!(
+        !stale.exists(),
+        "no stale index left under the cleaned segment's name"
+    );
+}

@@ -9,78 +9,61 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use crate::log::batch::BatchHeader;
-
-/// An aborted transaction as the transaction index records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct AbortedTxn {
-    /// First offset of the transaction's data.
-    pub first_offset: i64,
-    /// The transactional producer.
-    pub producer_id: i64,
-    /// Offset of its abort marker.
-    pub last_offset: i64,
-    /// The last stable offset when the marker was written.
-    pub last_stable_offset: i64,
-}
-
-/// What a control record's key says (Kafka's `ControlRecordType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ControlType {
-    /// Abort marker (type 0).
-    Abort,
-    /// Commit marker (type 1).
-    Commit,
-    /// Any other control record (e.g. KRaft's), kept as is.
-    Other,
-}
-
-impl ControlType {
-    /// Reads the type from a control record's key (`version: int16, type: int16`).
-    pub fn from_key(key: Option<&[u8]>) -> ControlType {
-        match key {
-            Some([_, _, 0, 0, ..]) => ControlType::Abort,
-            Some([_, _, 0, 1, ..]) => ControlType::Commit,
-            _ => ControlType::Other,
-        }
-    }
-}
+use crate::log::control::ControlRecordType;
+use crate::log::txn_index::AbortedTxn;
 
 /// Transaction state carried across the segments of one cleaning pass.
 #[derive(Default)]
 pub struct CleanedTransactions {
     /// Producers with a committed transaction in progress whose batches were seen.
     ongoing_committed: HashSet<i64>,
-    /// Producers in an aborted transaction, by producer id, with whether a batch of that
-    /// transaction was seen (and dropped) in this pass.
-    ongoing_aborted: HashMap<i64, bool>,
-    /// Aborted transactions not reached yet, earliest first.
-    aborted: BinaryHeap<Reverse<AbortedTxn>>,
+    /// Producers in an aborted transaction, by producer id: the transaction, and whether a
+    /// batch of it was seen (and dropped) in this pass.
+    ongoing_aborted: HashMap<i64, (AbortedTxn, bool)>,
+    /// Aborted transactions not reached yet, earliest first offset first.
+    aborted: BinaryHeap<Reverse<(i64, i64, i64, i64)>>,
+    /// Aborted transactions whose marker is kept: they go to the cleaned segment's
+    /// transaction index.
+    retained: Vec<AbortedTxn>,
 }
 
 impl CleanedTransactions {
     /// Adds aborted transactions found in the transaction indexes of the segments about to be
     /// read.
     pub fn add_aborted(&mut self, txns: impl IntoIterator<Item = AbortedTxn>) {
-        self.aborted.extend(txns.into_iter().map(Reverse));
+        self.aborted.extend(txns.into_iter().map(|t| {
+            Reverse((
+                t.first_offset,
+                t.producer_id,
+                t.last_offset,
+                t.last_stable_offset,
+            ))
+        }));
     }
 
     /// Kafka's `onControlBatchRead`: true if the marker batch may be discarded. `control` is
     /// the type of its (first) record, `None` for a batch already emptied by an earlier clean.
-    pub fn on_control_batch(&mut self, header: &BatchHeader, control: Option<ControlType>) -> bool {
+    pub fn on_control_batch(
+        &mut self,
+        header: &BatchHeader,
+        control: Option<ControlRecordType>,
+    ) -> bool {
         self.consume_aborted_up_to(header.last_offset());
         let producer_id = header.producer_id;
         match control {
             None => true,
-            Some(ControlType::Abort) => match self.ongoing_aborted.remove(&producer_id) {
-                // Keep the marker until every batch of the transaction is gone. (Kafka also
-                // writes the transaction to the cleaned segment's transaction index here; that
-                // comes with the `.txnindex` of the transactions issue.)
-                Some(true) => false,
+            Some(ControlRecordType::Abort) => match self.ongoing_aborted.remove(&producer_id) {
+                // Keep the marker until every batch of the transaction is gone; the cleaned
+                // segment's index keeps the transaction.
+                Some((txn, true)) => {
+                    self.retained.push(txn);
+                    false
+                }
                 _ => true,
             },
             // A commit marker may go once no batch of its transaction was seen before it.
-            Some(ControlType::Commit) => !self.ongoing_committed.remove(&producer_id),
-            Some(ControlType::Other) => false,
+            Some(ControlRecordType::Commit) => !self.ongoing_committed.remove(&producer_id),
+            Some(ControlRecordType::Other(_)) => false,
         }
     }
 
@@ -92,7 +75,7 @@ impl CleanedTransactions {
             return false;
         }
         match self.ongoing_aborted.get_mut(&header.producer_id) {
-            Some(saw_batch) => {
+            Some((_, saw_batch)) => {
                 *saw_batch = true;
                 true
             }
@@ -103,13 +86,28 @@ impl CleanedTransactions {
         }
     }
 
+    /// Aborted transactions whose markers were kept since the last call.
+    pub fn take_retained(&mut self) -> Vec<AbortedTxn> {
+        std::mem::take(&mut self.retained)
+    }
+
     fn consume_aborted_up_to(&mut self, offset: i64) {
-        while let Some(Reverse(txn)) = self.aborted.peek().copied() {
-            if txn.first_offset > offset {
+        while let Some(Reverse((first_offset, producer_id, last_offset, last_stable_offset))) =
+            self.aborted.peek().copied()
+        {
+            if first_offset > offset {
                 break;
             }
             self.aborted.pop();
-            self.ongoing_aborted.entry(txn.producer_id).or_insert(false);
+            let txn = AbortedTxn {
+                producer_id,
+                first_offset,
+                last_offset,
+                last_stable_offset,
+            };
+            self.ongoing_aborted
+                .entry(producer_id)
+                .or_insert((txn, false));
         }
     }
 }
@@ -158,37 +156,25 @@ mod tests {
             "another producer commits"
         );
         assert!(
-            !txns.on_control_batch(&header(3, 7, true, true), Some(ControlType::Abort)),
+            !txns.on_control_batch(&header(3, 7, true, true), Some(ControlRecordType::Abort)),
             "abort marker kept: its data was still there"
         );
+        assert_eq!(
+            txns.take_retained().len(),
+            1,
+            "for the cleaned segment's index"
+        );
         assert!(
-            !txns.on_control_batch(&header(4, 8, true, true), Some(ControlType::Commit)),
+            !txns.on_control_batch(&header(4, 8, true, true), Some(ControlRecordType::Commit)),
             "commit marker kept while its data is there"
         );
         assert!(
-            txns.on_control_batch(&header(5, 8, true, true), Some(ControlType::Commit)),
+            txns.on_control_batch(&header(5, 8, true, true), Some(ControlRecordType::Commit)),
             "a commit with no data left may go"
         );
         assert!(
             txns.on_control_batch(&header(6, 9, true, true), None),
             "empty batch"
         );
-    }
-
-    #[test]
-    fn reads_control_record_types() {
-        assert_eq!(
-            ControlType::from_key(Some(&[0, 0, 0, 0])),
-            ControlType::Abort
-        );
-        assert_eq!(
-            ControlType::from_key(Some(&[0, 0, 0, 1])),
-            ControlType::Commit
-        );
-        assert_eq!(
-            ControlType::from_key(Some(&[0, 0, 0, 5])),
-            ControlType::Other
-        );
-        assert_eq!(ControlType::from_key(None), ControlType::Other);
     }
 }

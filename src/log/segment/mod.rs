@@ -21,6 +21,7 @@ use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
+use super::txn_index::{TXN_INDEX_SUFFIX, TransactionIndex};
 use crate::base::fsync::fsync_file;
 use crate::config::LogConfig;
 
@@ -90,6 +91,8 @@ pub struct LogSegment {
     size: AtomicU64,
     /// The indexes and the timestamps that go with them, changed only by the appender.
     state: RwLock<SegmentState>,
+    /// Aborted transactions whose ABORT marker is in this segment (`.txnindex`).
+    txn_index: TransactionIndex,
 }
 
 impl LogSegment {
@@ -125,10 +128,14 @@ impl LogSegment {
         let offset_index = OffsetIndex::open(&named(INDEX_SUFFIX), base_offset, Some(index_bytes))?;
         let time_index =
             TimeIndex::open(&named(TIME_INDEX_SUFFIX), base_offset, Some(index_bytes))?;
+        // A new segment has no aborted transactions: drop a leftover index of the same name.
+        let txn_index = TransactionIndex::open(&named(TXN_INDEX_SUFFIX), base_offset)?;
+        txn_index.delete_file()?;
         Ok(LogSegment {
             base_offset,
             log_path,
             file,
+            txn_index,
             size: AtomicU64::new(0),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -189,15 +196,19 @@ impl LogSegment {
             OffsetIndex::open(&opened(&index_path), base_offset, index_capacity)?;
         let mut time_index =
             TimeIndex::open(&opened(&time_index_path), base_offset, index_capacity)?;
+        let txn_index_path = TransactionIndex::path_for(dir, base_offset);
+        let mut txn_index = TransactionIndex::open(&opened(&txn_index_path), base_offset)?;
         offset_index.set_path(index_path);
         time_index.set_path(time_index_path);
-        let insane = !offset_index.is_sane() || !time_index.is_sane();
+        txn_index.set_path(txn_index_path);
+        let insane = !offset_index.is_sane() || !time_index.is_sane() || !txn_index.is_sane();
         let (max_timestamp, offset_of_max_timestamp) =
             time_index.last_entry().unwrap_or((-1, base_offset));
         let segment = LogSegment {
             base_offset,
             log_path,
             file,
+            txn_index,
             size: AtomicU64::new(size),
             state: RwLock::new(SegmentState {
                 offset_index,
@@ -229,6 +240,11 @@ impl LogSegment {
     /// Path of the `.log` file.
     pub fn log_path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// The segment's aborted transaction index (`.txnindex`).
+    pub fn txn_index(&self) -> &TransactionIndex {
+        &self.txn_index
     }
 
     /// Largest batch max timestamp and the last offset of that batch, `(-1, base)` if none.
@@ -357,12 +373,13 @@ impl LogSegment {
             .filter(|ts| *ts >= 0))
     }
 
-    /// Forces the `.log` file and both indexes to disk.
+    /// Forces the `.log` file and its indexes to disk.
     pub fn flush(&self) -> Result<(), LogError> {
         fsync_file(&self.file).map_err(|e| LogError::io(&self.log_path, e))?;
         let state = self.state.read();
         state.offset_index.flush()?;
-        state.time_index.flush()
+        state.time_index.flush()?;
+        self.txn_index.flush()
     }
 
     /// Removes the segment's files. Readers holding the segment keep working on the open
@@ -380,7 +397,7 @@ impl LogSegment {
                 Err(e) => return Err(LogError::io(path, e)),
             }
         }
-        Ok(())
+        self.txn_index.delete_file()
     }
 }
 

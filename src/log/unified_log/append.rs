@@ -14,9 +14,11 @@ use crate::log::LogAppendInfo;
 use crate::log::batch::{
     assign_offsets, check_create_time, check_keys_for_compaction, validate_produce_batches,
 };
+use crate::log::control::{EndTxnMarker, encode_end_txn_marker};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
 use crate::log::segment::LogSegment;
+use crate::log::txn_index::AbortedTxn;
 
 impl UnifiedLog {
     /// Validates `records` (one partition's produce payload: one or more v2 batches), answers
@@ -114,6 +116,7 @@ impl UnifiedLog {
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
         segment.append(&records, interval)?;
         producers.apply(pending);
+        self.publish_first_unstable(&producers);
         self.log_end_offset.store(next_offset, Ordering::Release);
         drop(producers);
 
@@ -132,6 +135,63 @@ impl UnifiedLog {
             log_append_time: log_append_time.unwrap_or(-1),
             log_start_offset,
             record_count: appended,
+            duplicate: false,
+        })
+    }
+
+    /// Writes a transaction marker for `producer_id` (the transaction coordinator's
+    /// WriteTxnMarkers): a COMMIT or ABORT control batch, as Kafka's `appendAsLeader` with
+    /// origin COORDINATOR. The producer's open transaction in this partition (if any) ends;
+    /// an aborted one is added to the active segment's `.txnindex` before the last stable
+    /// offset moves past it. Fails with INVALID_PRODUCER_EPOCH for an older producer epoch and
+    /// TRANSACTION_COORDINATOR_FENCED for an older coordinator epoch.
+    pub fn append_txn_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: EndTxnMarker,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo, LogError> {
+        let config = self.config();
+        let records = encode_end_txn_marker(producer_id, producer_epoch, marker, now_ms);
+        let mut producers = self.producers.lock();
+        let offset = self.log_end_offset();
+        producers.check_marker(producer_id, producer_epoch, &marker, offset)?;
+        let mut records = BytesMut::from(&records[..]);
+        assign_offsets(&mut records, offset, None, Some(now_ms));
+        let mut segment = self.active_segment();
+        if segment.size() > 0 && segment.should_roll(&config, records.len(), now_ms, offset, now_ms)
+        {
+            segment = self.roll(&mut producers, offset, &config, now_ms)?;
+        }
+        let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
+        segment.append(&records, interval)?;
+        if let Some((txn, lso)) =
+            producers.apply_marker(producer_id, producer_epoch, &marker, offset, now_ms)
+            && txn.is_aborted
+        {
+            segment.txn_index().append(AbortedTxn {
+                producer_id,
+                first_offset: txn.first_offset,
+                last_offset: txn.last_offset,
+                last_stable_offset: lso,
+            })?;
+        }
+        self.publish_first_unstable(&producers);
+        self.log_end_offset.store(offset + 1, Ordering::Release);
+        let log_start_offset = self.log_start_offset();
+        drop(producers);
+        let unflushed = self.unflushed_messages.fetch_add(1, Ordering::AcqRel) + 1;
+        if unflushed >= config.flush_messages {
+            self.flush()?;
+        }
+        self.notify.notify_waiters();
+        Ok(LogAppendInfo {
+            first_offset: offset,
+            last_offset: offset,
+            log_append_time: -1,
+            log_start_offset,
+            record_count: 1,
             duplicate: false,
         })
     }

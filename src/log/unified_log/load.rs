@@ -14,12 +14,14 @@ use crate::base::fsync::fsync_dir;
 use crate::config::LogConfig;
 use crate::log::TopicPartition;
 use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
+use crate::log::control::{ControlBatch, parse_control_batch};
 use crate::log::error::LogError;
 use crate::log::partition_metadata;
 use crate::log::producer_state::ProducerStateManager;
 use crate::log::segment::{
     CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX, TIME_INDEX_SUFFIX,
 };
+use crate::log::txn_index::{AbortedTxn, TXN_INDEX_SUFFIX};
 
 /// What the log manager knows about a partition from the dir-level checkpoints.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,7 +38,12 @@ pub struct LoadHints {
 /// files of an interrupted clean are dealt with first, by [`recover_interrupted_swaps`]).
 const LEFTOVER_SUFFIXES: [&str; 2] = [".deleted", ".tmp"];
 /// Suffixes of the files that make up a segment.
-const SEGMENT_SUFFIXES: [&str; 3] = [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX];
+const SEGMENT_SUFFIXES: [&str; 4] = [
+    LOG_SUFFIX,
+    INDEX_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX,
+];
 
 impl UnifiedLog {
     /// Opens the log in `dir`. After a clean shutdown nothing is scanned beyond the last index
@@ -85,6 +92,9 @@ impl UnifiedLog {
         };
         let last_base = bases.last().copied();
         let mut truncated_at: Option<i64> = None;
+        // Segments whose `.txnindex` was emptied by recovery, to be rebuilt from their markers
+        // while producer state is replayed.
+        let mut rebuild_txn_index_from: Option<i64> = None;
         for &base in &bases {
             if truncated_at.is_some() {
                 delete_segment_files(dir, base, &prefix)?;
@@ -104,6 +114,8 @@ impl UnifiedLog {
                 segment
             };
             if must_recover || broken_index {
+                segment.txn_index().reset()?;
+                rebuild_txn_index_from.get_or_insert(base);
                 let outcome = segment.recover(interval)?;
                 if outcome.truncated_bytes > 0 {
                     let from = outcome.next_offset.unwrap_or(base);
@@ -153,7 +165,12 @@ impl UnifiedLog {
             .min(log_end_offset);
 
         let mut producers = ProducerStateManager::new(tp.clone(), dir)?;
-        let snapshot = producers.load_latest_snapshot(log_end_offset)?;
+        // Markers in recovered segments must be replayed to rebuild their transaction
+        // indexes: start from a snapshot at or below the first of them (snapshots above it
+        // may describe data recovery just cut off, so they go).
+        let snapshot_limit =
+            rebuild_txn_index_from.map_or(log_end_offset, |base| base.min(log_end_offset));
+        let snapshot = producers.load_latest_snapshot(snapshot_limit)?;
         let log = UnifiedLog::assemble(
             dir,
             tp,
@@ -168,7 +185,7 @@ impl UnifiedLog {
         let replay_from = snapshot.unwrap_or(log_start_offset).max(log_start_offset);
         if replay_from < log_end_offset {
             let started = Instant::now();
-            log.replay_producer_state(replay_from)?;
+            log.replay_producer_state(replay_from, rebuild_txn_index_from.unwrap_or(i64::MAX))?;
             tracing::info!(
                 "{prefix} Producer state recovery took {}ms for segment recovery from offset {replay_from}",
                 started.elapsed().as_millis()
@@ -177,21 +194,57 @@ impl UnifiedLog {
         Ok(log)
     }
 
-    /// Feeds every batch from `from` to the log end through the producer state.
-    fn replay_producer_state(&self, from: i64) -> Result<(), LogError> {
+    /// Feeds every batch from `from` to the log end through the producer state. Markers
+    /// complete transactions; those in segments at or after `index_from` (whose transaction
+    /// indexes recovery emptied) also add their aborted transactions to the index.
+    fn replay_producer_state(&self, from: i64, index_from: i64) -> Result<(), LogError> {
         let mut producers = self.producers.lock();
         for segment in self.segments_from(from) {
             let Some((mut position, _)) = segment.translate_offset(from)? else {
                 continue;
             };
+            let rebuild_index = segment.base_offset() >= index_from;
             while let Some(header) = segment.read_header(position)? {
                 if header.size() < crate::log::RECORD_BATCH_OVERHEAD {
                     break;
                 }
-                producers.replay(&header);
+                if header.is_control() && header.producer_id >= 0 {
+                    let bytes = segment.read_bytes(position, header.size())?;
+                    match parse_control_batch(&bytes) {
+                        Ok(ControlBatch::Marker(marker)) => {
+                            let done = producers.apply_marker(
+                                header.producer_id,
+                                header.producer_epoch,
+                                &marker,
+                                header.base_offset,
+                                header.max_timestamp,
+                            );
+                            if let Some((txn, lso)) = done
+                                && txn.is_aborted
+                                && rebuild_index
+                            {
+                                segment.txn_index().append(AbortedTxn {
+                                    producer_id: txn.producer_id,
+                                    first_offset: txn.first_offset,
+                                    last_offset: txn.last_offset,
+                                    last_stable_offset: lso,
+                                })?;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(reason) => tracing::warn!(
+                            "[ProducerStateManager partition={}] Skipping unreadable control batch at offset {}: {reason}",
+                            self.tp,
+                            header.base_offset
+                        ),
+                    }
+                } else {
+                    producers.replay(&header);
+                }
                 position += header.size() as u64;
             }
         }
+        self.publish_first_unstable(&producers);
         Ok(())
     }
 }
@@ -332,14 +385,11 @@ fn scan_dir(dir: &Path) -> Result<Vec<i64>, LogError> {
         };
         if let Some(base) = parse(LOG_SUFFIX) {
             logs.push(base);
-        } else if parse(INDEX_SUFFIX)
+        } else if let Some(base) = parse(INDEX_SUFFIX)
             .or_else(|| parse(TIME_INDEX_SUFFIX))
-            .is_some()
+            .or_else(|| parse(TXN_INDEX_SUFFIX))
         {
-            indexes.push((
-                parse(INDEX_SUFFIX).or_else(|| parse(TIME_INDEX_SUFFIX)),
-                entry.path(),
-            ));
+            indexes.push((Some(base), entry.path()));
         }
     }
     for (base, path) in indexes {

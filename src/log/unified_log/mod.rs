@@ -11,6 +11,8 @@ mod load;
 mod read;
 mod replace;
 mod retention;
+#[cfg(test)]
+mod txn_tests;
 
 pub use load::LoadHints;
 pub use replace::LastRecord;
@@ -29,6 +31,7 @@ use super::error::LogError;
 use super::partition_metadata;
 use super::producer_state::ProducerStateManager;
 use super::segment::LogSegment;
+use super::txn_index::AbortedTxn;
 use crate::base::fsync::fsync_dir;
 use crate::config::LogConfig;
 
@@ -51,6 +54,10 @@ pub struct UnifiedLog {
     /// Next offset to assign; published (release) only after a batch is written and indexed,
     /// so a reader that sees it can read everything below it.
     log_end_offset: AtomicI64,
+    /// First offset of the oldest open transaction, `i64::MAX` when none. Stored before the
+    /// log end offset is published, so a reader that loads the log end offset first never
+    /// sees an LSO past an open transaction.
+    first_unstable_offset: AtomicI64,
     /// First offset still in the log (moves with retention).
     log_start_offset: AtomicI64,
     /// Everything below this offset is fsynced; recovery after a crash starts here. Shared
@@ -97,6 +104,7 @@ impl UnifiedLog {
         log_end_offset: i64,
         now_ms: i64,
     ) -> UnifiedLog {
+        let first_unstable = producers.first_unstable_offset().unwrap_or(i64::MAX);
         UnifiedLog {
             tp,
             dir: dir.to_path_buf(),
@@ -105,6 +113,7 @@ impl UnifiedLog {
             segments: RwLock::new(segments),
             producers: Mutex::new(producers),
             log_end_offset: AtomicI64::new(log_end_offset),
+            first_unstable_offset: AtomicI64::new(first_unstable),
             log_start_offset: AtomicI64::new(log_start_offset),
             recovery_point: Arc::new(AtomicI64::new(log_end_offset)),
             unflushed_messages: AtomicI64::new(0),
@@ -151,6 +160,75 @@ impl UnifiedLog {
     /// Offset below which data is committed: the log end offset, as there are no followers.
     pub fn high_watermark(&self) -> i64 {
         self.log_end_offset()
+    }
+
+    /// The last stable offset (Kafka's LSO): below it every transaction is decided, so
+    /// `read_committed` consumers read up to here. The high watermark unless a transaction
+    /// is open, then the first offset of the oldest open one.
+    pub fn last_stable_offset(&self) -> i64 {
+        let high_watermark = self.high_watermark();
+        let first_unstable = self.first_unstable_offset.load(Ordering::Acquire);
+        high_watermark.min(first_unstable)
+    }
+
+    /// First offset of the oldest open transaction, if any (the cleaner cleans only below
+    /// it, as Kafka's `firstUnstableOffset`).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        let first = self.first_unstable_offset.load(Ordering::Acquire);
+        (first != i64::MAX).then_some(first)
+    }
+
+    /// Whether `producer_id` has an open transaction in this partition.
+    pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
+        self.producers
+            .lock()
+            .entry(producer_id)
+            .is_some_and(|e| e.current_txn_first_offset.is_some())
+    }
+
+    /// Every producer's state, for DescribeProducers.
+    pub fn producer_states(&self) -> Vec<(i64, super::ProducerStateEntry)> {
+        self.producers
+            .lock()
+            .entries()
+            .map(|(pid, e)| (pid, e.clone()))
+            .collect()
+    }
+
+    /// Forgets producers idle for `producer.id.expiration.ms` with no open transaction, as
+    /// Kafka's periodic producer expiration. Returns how many were removed.
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers
+            .lock()
+            .remove_expired_producers(now_ms, expiration_ms)
+    }
+
+    /// The aborted transactions with data in `[start_offset, upper_bound_offset)`, from the
+    /// transaction indexes of the segment holding `start_offset` and later ones, as Kafka's
+    /// `collectAbortedTransactions` (fetch and the cleaner use it).
+    pub fn collect_aborted_transactions(
+        &self,
+        start_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Vec<AbortedTxn> {
+        let mut out = Vec::new();
+        for segment in self.segments_from(start_offset) {
+            let found = segment
+                .txn_index()
+                .collect_aborted_txns(start_offset, upper_bound_offset);
+            out.extend(found.aborted);
+            if found.complete {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Publishes the first unstable offset from the producer state (before the log end
+    /// offset moves).
+    fn publish_first_unstable(&self, producers: &ProducerStateManager) {
+        let first = producers.first_unstable_offset().unwrap_or(i64::MAX);
+        self.first_unstable_offset.store(first, Ordering::Release);
     }
 
     /// Offset below which all data is known to be on disk; recovery starts here.

@@ -8,7 +8,7 @@ use crate::log::compression::decompress;
 use crate::log::error::LogError;
 use crate::log::records::walk_records;
 use crate::log::segment::LogSegment;
-use crate::log::{FetchDataInfo, TimestampAndOffset};
+use crate::log::{FetchDataInfo, Isolation, TimestampAndOffset};
 
 impl UnifiedLog {
     /// Whole batches starting at the one containing `offset`, at most `max_bytes` in total
@@ -21,7 +21,26 @@ impl UnifiedLog {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<FetchDataInfo, LogError> {
+        self.read_isolated(offset, max_bytes, min_one_batch, Isolation::ReadUncommitted)
+    }
+
+    /// [`read`](Self::read) at an isolation level: `ReadCommitted` stops at the last stable
+    /// offset and lists the aborted transactions overlapping the data returned (Kafka's
+    /// `FetchIsolation.TXN_COMMITTED`), so the consumer can drop their records.
+    pub fn read_isolated(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        isolation: Isolation,
+    ) -> Result<FetchDataInfo, LogError> {
+        // The high watermark first: the LSO read after it is never past an open transaction.
         let high_watermark = self.high_watermark();
+        let last_stable_offset = self.last_stable_offset();
+        let max_offset = match isolation {
+            Isolation::ReadUncommitted => high_watermark,
+            Isolation::ReadCommitted => last_stable_offset,
+        };
         let log_start_offset = self.log_start_offset();
         if offset < log_start_offset || offset > high_watermark {
             return Err(LogError::OffsetOutOfRange {
@@ -32,13 +51,13 @@ impl UnifiedLog {
             });
         }
         let mut records = Bytes::new();
-        if offset < high_watermark {
+        if offset < max_offset {
             let mut segments = self.segments_from(offset).into_iter();
             // The common case, a read within one segment, maps the bytes (no copy); a read
             // that continues into later segments copies them into one buffer.
             if let Some(first) = segments.next() {
                 let (mapped, progress) =
-                    first.read_mapped(offset, max_bytes, min_one_batch, high_watermark)?;
+                    first.read_mapped(offset, max_bytes, min_one_batch, max_offset)?;
                 let mut remaining = max_bytes.saturating_sub(progress.bytes);
                 records = mapped;
                 if progress.exhausted && remaining > 0 {
@@ -48,7 +67,7 @@ impl UnifiedLog {
                             offset,
                             remaining,
                             min_one_batch && out.is_empty(),
-                            high_watermark,
+                            max_offset,
                             &mut out,
                         )?;
                         remaining = remaining.saturating_sub(progress.bytes);
@@ -60,10 +79,19 @@ impl UnifiedLog {
                 }
             }
         }
+        let aborted_transactions = match isolation {
+            Isolation::ReadUncommitted => None,
+            Isolation::ReadCommitted => Some(match last_batch_end(&records) {
+                Some(upper) => self.collect_aborted_transactions(offset, upper),
+                None => Vec::new(),
+            }),
+        };
         Ok(FetchDataInfo {
             records,
             high_watermark,
+            last_stable_offset,
             log_start_offset,
+            aborted_transactions,
         })
     }
 
@@ -125,6 +153,20 @@ impl UnifiedLog {
         }
         Ok(None)
     }
+}
+
+/// The offset after the last whole batch in `records`, `None` if there is none.
+fn last_batch_end(records: &[u8]) -> Option<i64> {
+    let mut at = 0usize;
+    let mut end = None;
+    while let Some(h) = BatchHeader::parse(&records[at..]) {
+        if h.size() < RECORD_BATCH_OVERHEAD || at + h.size() > records.len() {
+            break;
+        }
+        end = Some(h.last_offset() + 1);
+        at += h.size();
+    }
+    end
 }
 
 /// The first record of the batch at `position` for which `matches(timestamp, offset)`.

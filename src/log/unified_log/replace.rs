@@ -21,11 +21,11 @@ use std::sync::Arc;
 
 use super::UnifiedLog;
 use crate::base::fsync::fsync_dir;
-use crate::log::cleaner::AbortedTxn;
 use crate::log::error::LogError;
 use crate::log::segment::{
     INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX, TIME_INDEX_SUFFIX, file_name,
 };
+use crate::log::txn_index::TXN_INDEX_SUFFIX;
 
 /// What the cleaner must keep of an active producer (Kafka's `LastRecord`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,20 +61,6 @@ impl UnifiedLog {
     /// `nonActiveLogSegmentsFrom`).
     pub fn non_active_segments_from(&self, from: i64) -> Vec<Arc<LogSegment>> {
         self.segments_in(from, self.active_segment_base())
-    }
-
-    /// The offset below which no transaction is open. Without transactions (see the
-    /// transactions issue) this is the high watermark.
-    pub fn last_stable_offset(&self) -> i64 {
-        self.high_watermark()
-    }
-
-    /// Aborted transactions with data in `[from, to)`, from the segments' transaction
-    /// indexes (Kafka's `collectAbortedTransactions`). Strom writes no transaction markers yet
-    /// (the transactions issue adds them and the `.txnindex`), so no transaction in a Strom
-    /// log can have been aborted.
-    pub fn collect_aborted_transactions(&self, _from: i64, _to: i64) -> Vec<AbortedTxn> {
-        Vec::new()
     }
 
     /// Per active producer, the batch the cleaner must keep (Kafka's
@@ -128,6 +114,17 @@ impl UnifiedLog {
         step("after-old-segments-deleted");
         for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
             rename_swap(&self.dir, base, suffix)?;
+        }
+        // The cleaned segment has a transaction index only if it kept aborted transactions;
+        // otherwise the old one (if any) must not stay behind under its name.
+        if self
+            .dir
+            .join(file_name(base, TXN_INDEX_SUFFIX) + SWAP_SUFFIX)
+            .exists()
+        {
+            rename_swap(&self.dir, base, TXN_INDEX_SUFFIX)?;
+        } else {
+            first.txn_index().delete_file()?;
         }
         step("after-index-swap");
         rename_swap(&self.dir, base, LOG_SUFFIX)?;

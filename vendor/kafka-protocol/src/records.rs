@@ -514,7 +514,11 @@ impl RecordBatchDecoder {
         version: i8,
         records: &mut Vec<Record>,
     ) -> Result<()> {
-        records.reserve(batch_decode_info.record_count as usize);
+        // Strom patch
+        records.reserve(types::capacity_within::<Record>(
+            batch_decode_info.record_count as usize,
+            bytes::Buf::remaining(buf),
+        ));
         for _ in 0..batch_decode_info.record_count {
             records.push(Record::decode_new(buf, batch_decode_info, version)?);
         }
@@ -893,8 +897,12 @@ impl Record {
         }
         let num_headers = num_headers as usize;
 
-        // Strom patch: see types::Array::decode.
-        let mut headers = IndexMap::with_capacity(num_headers.min(bytes::Buf::remaining(buf)));
+        // Strom patch
+        let mut headers =
+            IndexMap::with_capacity(types::capacity_within::<(StrBytes, Option<Bytes>)>(
+                num_headers,
+                bytes::Buf::remaining(buf),
+            ));
         for _ in 0..num_headers {
             // Key len
             let key_len: i32 = types::VarInt.decode(buf)?;

@@ -10,6 +10,27 @@ use anyhow::{bail, Result};
 use std::convert::TryFrom;
 use std::string::String as StdString;
 
+// Strom patch: lengths and element counts are read from the peer, so they are no measure of
+// memory to set aside. Nothing is allocated ahead of decoding beyond the bytes still unread: a
+// length must fit in them, and a collection reserves at most as many bytes as they hold (every
+// element takes at least one byte on the wire, so a real collection still gets its full capacity
+// whenever its elements are no larger in memory than on the wire). Memory then grows only with
+// what actually decodes.
+
+/// Fails unless `len` bytes are left to read; returns `len` for the allocation it guards.
+fn ensure_remaining<B: ByteBuf>(buf: &B, len: usize) -> Result<usize> {
+    if len > buf.remaining() {
+        return Err(crate::protocol::buf::NotEnoughBytesError.into());
+    }
+    Ok(len)
+}
+
+/// How many `T` to reserve for `count` announced elements with `remaining` bytes left: never more
+/// than `remaining` bytes' worth.
+pub(crate) fn capacity_within<T>(count: usize, remaining: usize) -> usize {
+    count.min(remaining / std::mem::size_of::<T>().max(1))
+}
+
 macro_rules! define_copy_impl {
     ($e:ident, $t:ty) => (
         impl Encoder<$t> for $e {
@@ -359,7 +380,7 @@ impl Decoder<Option<StdString>> for String {
         match Int16.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut strbuf = vec![0; n as usize];
+                let mut strbuf = vec![0; ensure_remaining(buf, n as usize)?]; // Strom patch
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
             }
@@ -511,7 +532,7 @@ impl Decoder<Option<StdString>> for CompactString {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut strbuf = vec![0; (n - 1) as usize];
+                let mut strbuf = vec![0; ensure_remaining(buf, (n - 1) as usize)?]; // Strom patch
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
             }
@@ -655,7 +676,7 @@ impl Decoder<Option<Vec<u8>>> for Bytes {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut data = vec![0; n as usize];
+                let mut data = vec![0; ensure_remaining(buf, n as usize)?]; // Strom patch
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
             }
@@ -804,7 +825,7 @@ impl Decoder<Option<Vec<u8>>> for CompactBytes {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut data = vec![0; (n - 1) as usize];
+                let mut data = vec![0; ensure_remaining(buf, (n - 1) as usize)?]; // Strom patch
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
             }
@@ -985,9 +1006,9 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                // Strom patch: a count comes from the peer; never reserve more elements than
-                // there are bytes left, or a 9-byte frame can abort the process.
-                let mut result = Vec::with_capacity((n as usize).min(buf.remaining()));
+                // Strom patch
+                let mut result =
+                    Vec::with_capacity(capacity_within::<T>(n as usize, buf.remaining()));
                 for _ in 0..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1095,8 +1116,9 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                // Strom patch: see Array::decode.
-                let mut result = Vec::with_capacity(((n - 1) as usize).min(buf.remaining()));
+                // Strom patch
+                let mut result =
+                    Vec::with_capacity(capacity_within::<T>((n - 1) as usize, buf.remaining()));
                 for _ in 1..n {
                     result.push(self.0.decode(buf)?);
                 }
