@@ -6,9 +6,7 @@
 mod common;
 
 use common::TestBroker;
-use common::raw::{RawClient, create_topic as raw_create_topic, produce_to};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use common::raw::{RawClient, create_topic as raw_create_topic, find_coordinator, produce_to};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -35,22 +33,7 @@ const COMPACTED: &[(&str, &str)] = &[
 ];
 
 fn create_topic(b: &TestBroker, name: &str, configs: &[(&str, &str)]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", b.bootstrap())
-        .create()
-        .expect("admin client");
-    let mut topic = NewTopic::new(name, 1, TopicReplication::Fixed(1));
-    for (k, v) in configs {
-        topic = topic.set(k, v);
-    }
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let res = rt
-        .block_on(admin.create_topics(
-            &[topic],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        ))
-        .expect("create_topics");
-    assert!(res[0].is_ok(), "create {name}: {:?}", res[0]);
+    common::create_topic(b, name, 1, configs);
 }
 
 fn producer(b: &TestBroker, codec: &str) -> FutureProducer {
@@ -519,25 +502,6 @@ fn commit(c: &mut RawClient, group: &str, topic: &str, partitions: i32, offset: 
         ]);
     let r = c.call(&req, 8);
     assert!(r.topics[0].partitions.iter().all(|p| p.error_code == 0));
-}
-
-/// Waits until the coordinator of `group` is ready (creating `__consumer_offsets`).
-fn find_coordinator(c: &mut RawClient, group: &str) {
-    use kafka_protocol::messages::FindCoordinatorRequest;
-    use kafka_protocol::protocol::StrBytes;
-    let ready = common::wait_for(Duration::from_secs(30), || {
-        let r = c.call(
-            &FindCoordinatorRequest::default()
-                .with_key_type(0)
-                .with_coordinator_keys(vec![StrBytes::from_string(group.to_string())]),
-            4,
-        );
-        (r.coordinators[0].error_code == 0).then_some(())
-    });
-    assert!(
-        ready.is_some(),
-        "coordinator for {group} never became available"
-    );
 }
 
 /// The committed offsets of `group` for `topic`, by partition.

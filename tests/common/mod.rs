@@ -245,3 +245,26 @@ pub fn segment_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Creates a topic through librdkafka's admin client (replication factor 1, topic configs).
+pub fn create_topic(b: &TestBroker, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .expect("admin client");
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        topic = topic.set(k, v);
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let res = rt
+        .block_on(admin.create_topics(
+            &[topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))
+        .expect("create_topics");
+    assert!(res[0].is_ok(), "create {name}: {:?}", res[0]);
+}

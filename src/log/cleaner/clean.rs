@@ -351,9 +351,7 @@ impl Cleaner {
     ) -> Result<(), CleanError> {
         let config = log.config();
         let base = group.first().map_or(0, |s| s.base_offset());
-        let index_bytes = usize::try_from(config.segment_index_bytes)
-            .unwrap_or(0)
-            .max(24);
+        let index_bytes = crate::log::unified_log::index_bytes(&config);
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
         let cleaned = LogSegment::create_with_suffix(
             log.dir(),

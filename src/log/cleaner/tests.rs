@@ -88,8 +88,8 @@ fn keyed_batch(records: &[Kv], ts: i64, compression: Compression) -> BytesMut {
     buf
 }
 
-/// Every record in the log: (offset, key, value, timestamp), checking each batch's CRC.
-fn read_all(log: &UnifiedLog) -> Vec<Stored> {
+/// Every batch in the log, whole, with its CRC checked.
+fn stored_batches(log: &UnifiedLog) -> Vec<Bytes> {
     let mut out = Vec::new();
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
@@ -100,24 +100,30 @@ fn read_all(log: &UnifiedLog) -> Vec<Stored> {
         let mut at = 0;
         while let Some(h) = BatchHeader::parse(&data[at..]) {
             check_stored_batch(&data[at..at + h.size()]).expect("stored batch intact");
-            let mut batch = data.slice(at..at + h.size());
-            let set = RecordBatchDecoder::decode_with_custom_compression(
-                &mut batch,
-                Some(|raw: &mut Bytes, c: Compression| {
-                    Ok(Bytes::from(decompress(codec_id(c), raw)?))
-                }),
-            )
-            .expect("decode");
-            for r in set.records {
-                out.push((
-                    r.offset,
-                    r.key.map(|k| k.to_vec()),
-                    r.value.map(|v| v.to_vec()),
-                    r.timestamp,
-                ));
-            }
+            out.push(data.slice(at..at + h.size()));
             offset = h.last_offset() + 1;
             at += h.size();
+        }
+    }
+    out
+}
+
+/// Every record in the log: (offset, key, value, timestamp).
+fn read_all(log: &UnifiedLog) -> Vec<Stored> {
+    let mut out = Vec::new();
+    for mut batch in stored_batches(log) {
+        let set = RecordBatchDecoder::decode_with_custom_compression(
+            &mut batch,
+            Some(|raw: &mut Bytes, c: Compression| Ok(Bytes::from(decompress(codec_id(c), raw)?))),
+        )
+        .expect("decode");
+        for r in set.records {
+            out.push((
+                r.offset,
+                r.key.map(|k| k.to_vec()),
+                r.value.map(|v| v.to_vec()),
+                r.timestamp,
+            ));
         }
     }
     out
@@ -661,27 +667,19 @@ fn compaction_lags_bound_what_is_cleaned() {
 
 /// Batches in the log: (base offset, last offset, is control, record count, delete horizon).
 fn layout(log: &UnifiedLog) -> Vec<(i64, i64, bool, i32, Option<i64>)> {
-    let mut out = Vec::new();
-    let mut offset = log.log_start_offset();
-    while offset < log.log_end_offset() {
-        let data = log.read(offset, 1 << 20, true).expect("read").records;
-        if data.is_empty() {
-            break;
-        }
-        let mut at = 0;
-        while let Some(h) = BatchHeader::parse(&data[at..]) {
-            out.push((
+    stored_batches(log)
+        .iter()
+        .filter_map(|b| BatchHeader::parse(b))
+        .map(|h| {
+            (
                 h.base_offset,
                 h.last_offset(),
                 h.is_control(),
                 h.record_count,
                 h.delete_horizon_ms(),
-            ));
-            offset = h.last_offset() + 1;
-            at += h.size();
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
 /// Kafka's transaction-aware cleaning: aborted data goes, its ABORT marker stays while any

@@ -316,7 +316,7 @@ impl UnifiedLog {
 }
 
 /// `segment.index.bytes` as a byte count.
-fn index_bytes(config: &LogConfig) -> usize {
+pub(crate) fn index_bytes(config: &LogConfig) -> usize {
     usize::try_from(config.segment_index_bytes)
         .unwrap_or(0)
         .max(24)

@@ -40,16 +40,9 @@ impl UnifiedLog {
     /// The segments overlapping offsets `[from, to)`, oldest first (Kafka's
     /// `logSegments(from, to)`): the one holding `from` and every later one starting below `to`.
     pub fn segments_in(&self, from: i64, to: i64) -> Vec<Arc<LogSegment>> {
-        let segments = self.segments.read();
-        let floor = segments
-            .range(..=from)
-            .next_back()
-            .map_or(i64::MIN, |(base, _)| *base);
+        let mut segments = self.segments_from(from);
+        segments.retain(|s| s.base_offset() < to);
         segments
-            .range(floor..)
-            .take_while(|(base, _)| **base < to)
-            .map(|(_, s)| Arc::clone(s))
-            .collect()
     }
 
     /// Base offset of the active segment.
