@@ -15,7 +15,11 @@ class Strom < Formula
               "log.dirs=/opt/homebrew/var/lib/kraft-combined-logs",
               "log.dirs=#{var}/lib/kraft-combined-logs"
     system "cargo", "install", *std_cargo_args
-    %w[kafka-storage kafka-server-start kafka-server-stop].each do |name|
+    # Kafka's command names, so the quickstart runs as written (argv[0] picks the tool).
+    %w[
+      kafka-storage kafka-server-start kafka-server-stop kafka-topics
+      kafka-console-producer kafka-console-consumer kafka-consumer-groups
+    ].each do |name|
       bin.install_symlink "strom" => name
     end
     # Kept as it is when the user has edited it, or when `brew uninstall kafka` left Kafka's
@@ -64,6 +68,7 @@ class Strom < Formula
       controller.quorum.voters=1@127.0.0.1:#{controller_port}
       listeners=PLAINTEXT://127.0.0.1:#{port},CONTROLLER://127.0.0.1:#{controller_port}
       controller.listener.names=CONTROLLER
+      offsets.topic.replication.factor=1
       log.dirs=#{testpath}/data
     EOS
     cluster_id = shell_output("#{bin}/kafka-storage random-uuid").chomp
@@ -79,11 +84,14 @@ class Strom < Formula
         retry
       end
       bootstrap = "--bootstrap-server=127.0.0.1:#{port}"
-      system bin/"strom", "topics", "--create", "--topic", "brew-test", "--partitions", "1", bootstrap
-      pipe_output("#{bin}/strom produce --topic brew-test #{bootstrap}", "hello from brew test\n", 0)
+      assert_match "Created topic brew-test.",
+                   shell_output("#{bin}/kafka-topics #{bootstrap} --create --topic brew-test --partitions 1")
+      pipe_output("#{bin}/kafka-console-producer #{bootstrap} --topic brew-test", "hello from brew test\n", 0)
       assert_equal "hello from brew test",
-                   shell_output("#{bin}/strom consume --topic brew-test --from-beginning " \
-                                "--max-messages 1 #{bootstrap}").chomp
+                   shell_output("#{bin}/kafka-console-consumer #{bootstrap} --topic brew-test --from-beginning " \
+                                "--max-messages 1 --group brew-test").chomp
+      assert_match(/brew-test\s+brew-test\s+0\s+1\s+1\s+0/,
+                   shell_output("#{bin}/kafka-consumer-groups #{bootstrap} --describe --group brew-test"))
     ensure
       # A signal, not a tool that could itself fail here and hide the real failure.
       Process.kill("TERM", pid)

@@ -10,7 +10,7 @@
 # Exit status 1 when any scenario failed (the report lists why under "Problems").
 # Environment: STROM_BIN=path uses that strom binary instead of building the release one.
 # Unit tests of the harness itself: python3 -m unittest discover -s scripts/bench
-# Needs Linux (/proc), a C compiler and make (rdkafka_performance is built from the librdkafka
+# Needs Linux or macOS, a C compiler and make (rdkafka_performance is built from the librdkafka
 # sources vendored in the rdkafka-sys crate), Java 17+ and Maven (scripts/apache-kafka.sh), and
 # installs iperf3 with apt-get when it is missing. Everything listens on 127.0.0.1 only, and
 # every process it starts is stopped by PID before it exits.
@@ -32,10 +32,13 @@ while [ $# -gt 0 ]; do
 done
 case "$only" in "" | strom | kafka) ;; *) echo "--only takes strom or kafka" >&2; exit 2 ;; esac
 
-if [ "$(uname -s)" != Linux ]; then
-  echo "scripts/bench.sh measures brokers through /proc and runs on Linux only" >&2
-  exit 2
-fi
+case "$(uname -s)" in
+  Linux) ;;
+  # macOS: memory and CPU come from ps (peak RSS sampled), dd and iperf3 as on Linux
+  # (brew install iperf3 for the loopback limit).
+  Darwin) ;;
+  *) echo "scripts/bench.sh runs on Linux and macOS" >&2; exit 2 ;;
+esac
 for tool in python3 java cc make; do
   command -v "$tool" >/dev/null || { echo "scripts/bench.sh needs $tool" >&2; exit 2; }
 done

@@ -612,3 +612,49 @@ fn consumer_offsets_start_up_load_is_bounded_by_live_keys() {
         "bounded by live keys plus the active segment: {records_after} (before: {records_before})"
     );
 }
+
+/// `cleanup.policy` changed live (AlterConfigs) from delete to compact: the cleaner takes the
+/// topic up without a restart.
+#[test]
+fn a_topic_switched_to_compact_is_compacted_without_a_restart() {
+    use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let b = TestBroker::start_with(FAST_CLEANER);
+    let delete: Vec<(&str, &str)> = COMPACTED
+        .iter()
+        .map(|&(k, v)| {
+            if k == "cleanup.policy" {
+                (k, "delete")
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    create_topic(&b, "switched", &delete);
+    let p = producer(&b, "snappy");
+    let mut produced = produce(&p, "switched", &keyed_updates(40, 5, "s"));
+    let roll_at = roll(&p, "switched");
+    produced.insert(roll_at, ("roll".into(), Some("roll".into())));
+    assert_eq!(
+        checkpointed(&b, "switched"),
+        None,
+        "not compacted while policy is delete"
+    );
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .expect("admin client");
+    // Legacy AlterConfigs replaces the whole set: give every override again.
+    let mut change = AlterConfig::new(ResourceSpecifier::Topic("switched"));
+    for (k, v) in COMPACTED {
+        change = change.set(k, v);
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let altered = rt
+        .block_on(admin.alter_configs(&[change], &AdminOptions::new()))
+        .expect("alter_configs");
+    assert!(altered[0].is_ok(), "{:?}", altered[0]);
+    let cleaned_to = wait_cleaned(&b, "switched", roll_at);
+    check_compacted(&produced, &consume_all(&b, "switched"), cleaned_to, true);
+}

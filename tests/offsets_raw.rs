@@ -40,7 +40,14 @@ fn commit(c: &mut RawClient, group: &str, topic: &str, offsets: &[(i32, i64)]) -
         .collect()
 }
 
-fn fetch(c: &mut RawClient, group: &str, topic: &str, partitions: &[i32]) -> Vec<(i32, i64)> {
+/// The committed offsets; `None` while the coordinator is still loading its partition
+/// (COORDINATOR_LOAD_IN_PROGRESS, which clients retry).
+fn try_fetch(
+    c: &mut RawClient,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> Option<Vec<(i32, i64)>> {
     let req = OffsetFetchRequest::default()
         .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
         .with_topics(Some(vec![
@@ -49,12 +56,21 @@ fn fetch(c: &mut RawClient, group: &str, topic: &str, partitions: &[i32]) -> Vec
                 .with_partition_indexes(partitions.to_vec()),
         ]));
     let r = c.call(&req, 7);
+    if r.error_code == 14 {
+        return None;
+    }
     assert_eq!(r.error_code, 0);
-    r.topics[0]
-        .partitions
-        .iter()
-        .map(|p| (p.partition_index, p.committed_offset))
-        .collect()
+    Some(
+        r.topics[0]
+            .partitions
+            .iter()
+            .map(|p| (p.partition_index, p.committed_offset))
+            .collect(),
+    )
+}
+
+fn fetch(c: &mut RawClient, group: &str, topic: &str, partitions: &[i32]) -> Vec<(i32, i64)> {
+    try_fetch(c, group, topic, partitions).expect("coordinator loaded")
 }
 
 #[test]
@@ -78,7 +94,7 @@ fn a_multi_partition_commit_is_stored_whole_and_survives_restart() {
     let mut c = RawClient::connect(b.port);
     find_coordinator(&mut c, "g");
     let back = common::wait_for(std::time::Duration::from_secs(30), || {
-        let got = fetch(&mut c, "g", "t", &[0, 1, 2]);
+        let got = try_fetch(&mut c, "g", "t", &[0, 1, 2])?;
         (got == vec![(0, 11), (1, 21), (2, 30)]).then_some(got)
     });
     assert!(back.is_some(), "committed offsets came back after kill -9");

@@ -10,7 +10,7 @@ use common::raw::{
 };
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::time::{Duration, Instant};
 
 fn create(c: &mut RawClient, topic: &str, partitions: i32, rf: i16) -> i16 {
@@ -72,8 +72,9 @@ fn api_versions_every_version_and_kip_511_fallback() {
 }
 
 #[test]
-fn api_versions_v3_emits_no_default_tagged_fields() {
-    // librdkafka 2.0 (Debian's kcat) rejects a response carrying default-valued tagged fields.
+fn api_versions_v3_tags_only_kafkas_features() {
+    // librdkafka 2.0 (Debian's kcat) rejects a response carrying default-valued tagged fields;
+    // the only tags are the features, as Kafka 4.4 reports them.
     let b = TestBroker::start();
     let mut c = RawClient::connect(b.port);
     let req = ApiVersionsRequest::default()
@@ -82,17 +83,33 @@ fn api_versions_v3_emits_no_default_tagged_fields() {
     let payload = c.encode(&req, 3);
     c.send_frame(&payload);
     let frame = c.read_frame().unwrap();
-    // header v0 (correlation id), error code, compact array, throttle, then the tagged-field count.
-    assert_eq!(
-        *frame.last().unwrap(),
-        0,
-        "response ends with an empty tagged-field section"
-    );
+    let mut body = frame.slice(4..);
+    let decoded = ApiVersionsResponse::decode(&mut body, 3).expect("decodes");
+    assert!(!decoded.zk_migration_ready);
+    let finalized: Vec<_> = decoded
+        .finalized_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.min_version_level, f.max_version_level))
+        .collect();
+    // The finalized levels of the metadata log (Strom formats at metadata.version 4.1-IV1).
+    assert!(finalized.contains(&("transaction.version".to_string(), 2, 2)));
+    assert!(finalized.contains(&("metadata.version".to_string(), 27, 27)));
+    assert!(finalized.contains(&("kraft.version".to_string(), 0, 0)));
+    assert!(decoded.finalized_features_epoch > 0);
+    let supported: Vec<_> = decoded
+        .supported_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.min_version, f.max_version))
+        .collect();
+    assert!(supported.contains(&("transaction.version".to_string(), 0, 2)));
+    assert!(supported.contains(&("metadata.version".to_string(), 7, 33)));
+    // Nothing else: re-encoding the decoded response gives the same bytes.
     let mut expected = BytesMut::new();
-    let body = ApiVersionsResponse::default()
-        .with_api_keys(c.call(&ApiVersionsRequest::default(), 3).api_keys);
-    body.encode(&mut expected, 3).unwrap();
+    decoded.encode(&mut expected, 3).unwrap();
     assert_eq!(&frame[4..], &expected[..]);
+    // v0-v2 have no tagged fields at all.
+    let old = c.call(&ApiVersionsRequest::default(), 2);
+    assert!(old.finalized_features.is_empty());
 }
 
 #[test]
@@ -387,8 +404,9 @@ fn hostile_frame(key: ApiKey, version: i16, body: &[u8], fill: u8, size: usize) 
 /// billions of elements and whose first element is malformed. kafka-protocol 0.18.0 reserved
 /// memory for the claimed count (capped by the remaining bytes, one element per byte), i.e. tens
 /// of gigabytes of address space per frame; the patched decoder reserves at most the bytes the
-/// frame holds. The broker must close each connection, stay up, and its peak memory must stay
-/// within twice the frame size (the frame itself plus what actually decodes).
+/// frame holds. Then connections that only announce such a frame. The broker must close each
+/// bad connection, stay up, and its peak memory must stay within twice the frame size (the frame
+/// itself plus what actually decodes).
 #[test]
 fn hostile_100_mib_frames_keep_memory_bounded() {
     #[cfg(not(target_os = "linux"))]
@@ -475,6 +493,24 @@ fn hostile_100_mib_frames_keep_memory_bounded() {
                 (peak - peak0) >> 20
             );
         }
+        // Many connections that only announce a 100 MiB frame: what they cost must follow the
+        // four bytes received, not the claim (each reserved the whole frame before).
+        let claims: Vec<RawClient> = (0..32)
+            .map(|_| {
+                let mut c = RawClient::connect(b.port);
+                c.send_raw(&(FRAME as i32).to_be_bytes()).unwrap();
+                c
+            })
+            .collect();
+        let mut ok = RawClient::connect(b.port);
+        assert_eq!(ok.call(&ApiVersionsRequest::default(), 3).error_code, 0);
+        std::thread::sleep(Duration::from_millis(500)); // let the broker read every claim
+        println!(
+            "after 32 connections announcing {} MiB frames: peak virtual +{} MiB",
+            FRAME >> 20,
+            (vm_bytes(pid, "VmPeak:") - peak0) >> 20
+        );
+        drop(claims);
         let (hwm, peak) = (vm_bytes(pid, "VmHWM:"), vm_bytes(pid, "VmPeak:"));
         assert!(
             hwm - hwm0 < 2 * FRAME as u64,

@@ -65,18 +65,32 @@ def _sh(cmd):
 
 
 def _loadavg():
-    with open("/proc/loadavg") as f:
-        return f.read().split()[:3]
+    return [f"{x:.2f}" for x in os.getloadavg()]
 
 
-def machine_info(repo, strom_bin, rdkafka_perf):
-    cpu = ""
+def _cpu_name():
+    if not os.path.exists("/proc/cpuinfo"):
+        return _sh(["sysctl", "-n", "machdep.cpu.brand_string"])
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
+def _memory():
+    """`free -g` on Linux; the physical memory size elsewhere (macOS has no `free`)."""
+    if os.path.exists("/proc/meminfo"):
+        return _sh(["free", "-g"])
+    total = _sh(["sysctl", "-n", "hw.memsize"])
+    return f"hw.memsize {int(total) / 2**30:.0f} GiB" if total.isdigit() else ""
+
+
+def machine_info(repo, strom_bin, rdkafka_perf):
+    cpu = _cpu_name()
     os_name = ""
+    if platform.system() == "Darwin":
+        os_name = "macOS " + platform.mac_ver()[0]
     if os.path.exists("/etc/os-release"):
         with open("/etc/os-release") as f:
             for line in f:
@@ -92,8 +106,8 @@ def machine_info(repo, strom_bin, rdkafka_perf):
     )
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": _sh(["nproc"]),
-        "free_g": _sh(["free", "-g"]),
+        "nproc": str(os.cpu_count() or ""),
+        "free_g": _memory(),
         "cpu": cpu,
         "kernel": " ".join(platform.uname()[i] for i in (0, 2, 4)),
         "os": os_name,

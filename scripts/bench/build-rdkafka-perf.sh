@@ -6,7 +6,7 @@
 #   scripts/bench/build-rdkafka-perf.sh OUT_DIR
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-out=${1:?usage: $0 OUT_DIR}
+out=$(realpath -m "${1:?usage: $0 OUT_DIR}")
 mkdir -p "$out"
 bin="$out/rdkafka_performance"
 

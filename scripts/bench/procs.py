@@ -1,11 +1,15 @@
-"""Child processes of the benchmark: launching, stopping by PID, and reading their resource use
-from /proc (peak RSS from VmHWM, CPU from utime+stime)."""
+"""Child processes of the benchmark: launching, stopping by PID, and reading their resource use:
+on Linux from /proc (peak RSS from VmHWM, CPU from utime+stime); elsewhere (macOS) from `ps`
+(RSS, cumulative CPU time), with the peak RSS of a scenario sampled every 20 ms."""
 
 import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
+
+HAVE_PROC = os.path.exists("/proc/self/status")
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _running = {}
@@ -73,14 +77,37 @@ def _status_kb(pid, field):
     return None
 
 
+def _ps(pid, field):
+    out = subprocess.run(
+        ["ps", "-o", f"{field}=", "-p", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return out or None
+
+
+def parse_ps_time(text):
+    """`ps -o time=` as seconds: "[[dd-]hh:]mm:ss[.ff]" (macOS prints e.g. "0:01.23")."""
+    days = 0
+    if "-" in text:
+        d, text = text.split("-", 1)
+        days = int(d)
+    seconds = 0.0
+    for part in text.split(":"):
+        seconds = seconds * 60 + float(part)
+    return days * 86400 + seconds
+
+
 def rss_kb(pid):
     """Resident set size now."""
-    return _status_kb(pid, "VmRSS")
+    if HAVE_PROC:
+        return _status_kb(pid, "VmRSS")
+    rss = _ps(pid, "rss")
+    return int(rss) if rss else None
 
 
 def peak_rss_kb(pid):
-    """Peak resident set size since start or since the last `reset_peak`."""
-    return _status_kb(pid, "VmHWM")
+    """Peak resident set size since start or since the last `reset_peak` (Linux only; elsewhere
+    `Meter` samples the peak)."""
+    return _status_kb(pid, "VmHWM") if HAVE_PROC else None
 
 
 def reset_peak(pid):
@@ -96,10 +123,35 @@ def reset_peak(pid):
 
 def cpu_seconds(pid):
     """User plus system CPU time of the whole process (all threads) so far."""
+    if not HAVE_PROC:
+        t = _ps(pid, "time")
+        return parse_ps_time(t) if t else 0.0
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+class _PeakSampler:
+    """Samples a process's RSS every 20 ms and keeps the largest (where no VmHWM exists)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.peak_kb = rss_kb(pid) or 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.02):
+            rss = rss_kb(self.pid)
+            if rss:
+                self.peak_kb = max(self.peak_kb, rss)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb
 
 
 class Meter:
@@ -109,13 +161,14 @@ class Meter:
         self.pid = pid
 
     def __enter__(self):
-        self.peak_is_scenario = reset_peak(self.pid)
+        self.sampler = None if HAVE_PROC else _PeakSampler(self.pid)
+        self.peak_is_scenario = reset_peak(self.pid) if HAVE_PROC else True
         self.cpu0 = cpu_seconds(self.pid)
         return self
 
     def __exit__(self, *exc):
         self.cpu_s = cpu_seconds(self.pid) - self.cpu0
-        self.peak_kb = peak_rss_kb(self.pid)
+        self.peak_kb = self.sampler.stop() if self.sampler else peak_rss_kb(self.pid)
 
     def into(self, result):
         """Adds the broker figures to a scenario result dict and returns it; a peak that could

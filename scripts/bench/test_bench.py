@@ -2,6 +2,7 @@
 report. Run: python3 -m unittest discover -s scripts/bench"""
 
 import os
+import time
 import struct
 import sys
 import tempfile
@@ -129,6 +130,25 @@ class ProcTests(unittest.TestCase):
         self.assertGreater(procs.rss_kb(pid), 0)
         self.assertGreaterEqual(procs.peak_rss_kb(pid), procs.rss_kb(pid))
         self.assertGreaterEqual(procs.cpu_seconds(pid), 0.0)
+
+    def test_ps_time_formats(self):
+        self.assertAlmostEqual(procs.parse_ps_time("0:01.23"), 1.23)
+        self.assertAlmostEqual(procs.parse_ps_time("01:02:03"), 3723.0)
+        self.assertAlmostEqual(procs.parse_ps_time("1-00:00:01"), 86401.0)
+
+    def test_sampled_peak_where_there_is_no_proc(self):
+        saved = procs.HAVE_PROC
+        procs.HAVE_PROC = False
+        try:
+            pid = os.getpid()
+            self.assertGreater(procs.rss_kb(pid), 0)
+            with procs.Meter(pid) as m:
+                _ballast = bytearray(32 << 20)
+                time.sleep(0.1)
+            self.assertGreater(m.peak_kb, 0)
+            self.assertGreaterEqual(m.cpu_s, 0.0)
+        finally:
+            procs.HAVE_PROC = saved
 
 
 class ReportTests(unittest.TestCase):

@@ -23,6 +23,7 @@ pub fn fsync_file(file: &File) -> io::Result<()> {
 
 /// Makes a directory's entries (files created, renamed or removed in it) durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    super::fs::check(super::fs::Op::Sync, dir)?;
     fsync_file(&File::open(dir)?)
 }
 

@@ -1,9 +1,14 @@
 //! Argument parsing (`clap`) and dispatch to the subcommands.
 
 mod client;
+mod console;
+mod doctor;
+mod group_client;
+mod groups;
 mod server;
 mod service;
 mod storage;
+mod topics;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -27,12 +32,19 @@ enum Command {
     Stop(storage::StopArgs),
     /// Generate, install or remove a launchd LaunchAgent.
     Service(service::ServiceArgs),
-    /// Create or list topics (like kafka-topics).
-    Topics(client::TopicsArgs),
-    /// Send lines of standard input as messages (like kafka-console-producer).
-    Produce(client::ProduceArgs),
-    /// Print messages of a topic (like kafka-console-consumer).
-    Consume(client::ConsumeArgs),
+    /// Create, list, describe, delete or grow topics (kafka-topics).
+    Topics(topics::TopicsArgs),
+    /// Send lines of standard input as messages (kafka-console-producer).
+    #[command(alias = "console-producer")]
+    Produce(console::ProducerArgs),
+    /// Print messages of a topic (kafka-console-consumer).
+    #[command(alias = "console-consumer")]
+    Consume(console::ConsumerArgs),
+    /// List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups).
+    #[command(alias = "consumer-groups")]
+    Groups(groups::GroupsArgs),
+    /// Check the installation: service, config, storage, listeners, last error.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Entry point: dispatches on argv[0] for the Kafka script names, then on the subcommand.
@@ -45,9 +57,11 @@ pub fn main() -> ExitCode {
         Command::Storage(a) => storage::run(a),
         Command::Stop(a) => storage::stop(a),
         Command::Service(a) => service::run(a),
-        Command::Topics(a) => client::topics(a),
-        Command::Produce(a) => client::produce(a),
-        Command::Consume(a) => client::consume(a),
+        Command::Topics(a) => topics::run(a),
+        Command::Produce(a) => console::produce(a),
+        Command::Consume(a) => console::consume(a),
+        Command::Groups(a) => groups::run(a),
+        Command::Doctor(a) => doctor::run(a),
     }
 }
 
@@ -66,6 +80,10 @@ fn rewrite_for_program_name(mut args: Vec<OsString>) -> Vec<OsString> {
         "kafka-storage" => "storage",
         "kafka-server-start" => "server",
         "kafka-server-stop" => "stop",
+        "kafka-topics" => "topics",
+        "kafka-console-producer" => "produce",
+        "kafka-console-consumer" => "consume",
+        "kafka-consumer-groups" => "groups",
         _ => return args,
     };
     args[0] = "strom".into();
@@ -95,6 +113,13 @@ mod tests {
             ["strom", "server", "a.properties"]
         );
         assert_eq!(rw(&["kafka-server-stop"]), ["strom", "stop"]);
+        assert_eq!(
+            rw(&["/opt/homebrew/bin/kafka-topics", "--list"]),
+            ["strom", "topics", "--list"]
+        );
+        assert_eq!(rw(&["kafka-console-producer.sh"]), ["strom", "produce"]);
+        assert_eq!(rw(&["kafka-console-consumer"]), ["strom", "consume"]);
+        assert_eq!(rw(&["kafka-consumer-groups"]), ["strom", "groups"]);
         assert_eq!(rw(&["strom", "server"]), ["strom", "server"]);
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use strom::config::KafkaConfig;
 use strom::server::Broker;
 use strom::storage::format::ensure_formatted;
+use strom::storage::lock::lock_dirs;
 use strom::storage::pid_file::PidFile;
 use tracing::{error, warn};
 
@@ -75,6 +76,20 @@ pub fn run(args: ServerArgs) -> ExitCode {
         warn!("{w}");
     }
     let config = loaded.config;
+    // Before anything reads or writes the dirs: a second broker on the same data stops here.
+    let dirs: std::collections::BTreeSet<&std::path::Path> = config
+        .log_dirs
+        .iter()
+        .chain(std::iter::once(&config.metadata_log_dir))
+        .map(PathBuf::as_path)
+        .collect();
+    let _locks = match lock_dirs(dirs) {
+        Ok(locks) => locks,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let storage = match ensure_formatted(&config) {
         Ok(s) => s,
         Err(e) => {

@@ -60,16 +60,21 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
 }
 
-/// The first server.properties found where Homebrew installs it: under `$HOMEBREW_PREFIX`,
-/// then the Apple Silicon and Intel default prefixes.
-pub fn default_config() -> Option<PathBuf> {
+/// The Homebrew prefix Strom is installed under: `$HOMEBREW_PREFIX`, then the Apple Silicon and
+/// Intel default prefixes, the first holding `etc/kafka/server.properties`.
+pub fn homebrew_prefix() -> Option<PathBuf> {
     let prefixes = std::env::var_os("HOMEBREW_PREFIX")
         .map(PathBuf::from)
         .into_iter()
         .chain(["/opt/homebrew", "/usr/local"].map(PathBuf::from));
     prefixes
-        .map(|p| p.join("etc/kafka/server.properties"))
-        .find(|p| p.is_file())
+        .into_iter()
+        .find(|p| p.join("etc/kafka/server.properties").is_file())
+}
+
+/// Homebrew's `etc/kafka/server.properties`, if installed.
+pub fn default_config() -> Option<PathBuf> {
+    homebrew_prefix().map(|p| p.join("etc/kafka/server.properties"))
 }
 
 fn agent(args: AgentArgs) -> Result<LaunchAgent, String> {

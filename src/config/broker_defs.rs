@@ -103,6 +103,7 @@ pub(crate) const BROKER_DEFS: &[ConfigDef] = &[
     def("log.segment.delete.delay.ms", Long, Is("60000"), AtLeast(0), "Default file.delete.delay.ms: how long deleted segments linger before their files go."),
     def("max.connections", Int, Is(MAX_INT), AtLeast(0), "Most connections the broker accepts at once."),
     def("max.connections.per.ip", Int, Is(MAX_INT), AtLeast(0), "Most connections one address may hold."),
+    def("max.connections.per.ip.overrides", Str, Is(""), Any, "Per-host or per-address exceptions to max.connections.per.ip, as host:count pairs separated by commas."),
     def("max.incremental.fetch.session.cache.slots", Int, Is("1000"), AtLeast(0), "Most incremental fetch sessions kept at once."),
     def("message.max.bytes", Int, Is("1048588"), AtLeast(0), "Default max.message.bytes: the largest record batch a topic accepts."),
     def("metadata.log.dir", Str, Null, Any, "Directory of the KRaft metadata; defaults to the first log directory."),

@@ -2,6 +2,7 @@
 //! from, and the synonyms that could have set it, computed as Kafka's `ConfigHelper` does.
 
 use super::broker_defs::{BROKER_DEFS, broker_def};
+use super::dynamic::{DynamicBrokerConfigs, is_dynamic_broker_config};
 use super::log_config::{broker_topic_value, parse_topic_value};
 use super::resolve::BrokerValues;
 use super::topic_defs::TOPIC_DEFS;
@@ -14,6 +15,10 @@ use std::collections::BTreeMap;
 pub enum ConfigSource {
     /// A topic-level override.
     DynamicTopic = 1,
+    /// A dynamic config of this broker.
+    DynamicBroker = 2,
+    /// A dynamic config of every broker (the cluster default).
+    DynamicDefaultBroker = 3,
     /// The broker's `server.properties` (or `--override`).
     StaticBroker = 4,
     /// Kafka's built-in default.
@@ -40,7 +45,8 @@ pub struct ConfigDescription {
     pub value: Option<String>,
     /// Where the value in effect comes from (topic override, static broker config, default).
     pub source: ConfigSource,
-    /// Broker configs are read-only: Strom does not change its configuration at run time.
+    /// Whether the config cannot change at run time (broker configs outside Kafka's dynamic
+    /// set).
     pub read_only: bool,
     /// A password or key: its value is never shown.
     pub sensitive: bool,
@@ -55,7 +61,7 @@ pub struct ConfigDescription {
 
 /// The broker configs that can set `name` (Kafka's `DynamicBrokerConfig.brokerConfigSynonyms`),
 /// highest precedence first.
-fn broker_synonyms(name: &str) -> &[&'static str] {
+pub(crate) fn broker_synonyms(name: &str) -> &[&'static str] {
     const ROLL: &[&str] = &["log.roll.ms", "log.roll.hours"];
     const JITTER: &[&str] = &["log.roll.jitter.ms", "log.roll.jitter.hours"];
     const FLUSH: &[&str] = &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"];
@@ -76,20 +82,37 @@ fn broker_synonyms(name: &str) -> &[&'static str] {
     }
 }
 
-/// Kafka's `configSynonyms`: the static (file) values of the synonyms, then their defaults,
-/// dropping everything before the first entry for `name` itself. (So `retention.ms` reports
-/// no synonyms when only `log.retention.hours` is set, exactly as Kafka does.)
-fn synonyms_of(name: &str, originals: &BTreeMap<String, String>) -> Vec<ConfigSynonym> {
+/// Kafka's `configSynonyms`: the synonyms' dynamic values for this broker, then the dynamic
+/// cluster defaults, then the static (file) values, then their defaults, dropping everything
+/// before the first entry for `name` itself. (So `retention.ms` reports no synonyms when only
+/// `log.retention.hours` is set, exactly as Kafka does.)
+fn synonyms_of(
+    name: &str,
+    originals: &BTreeMap<String, String>,
+    dynamic: &DynamicBrokerConfigs,
+) -> Vec<ConfigSynonym> {
     let candidates = broker_synonyms(name);
     let sensitive = broker_def(name).is_some_and(|d| d.ty == ConfigType::Password);
     let shown = |v: String| (!sensitive).then_some(v);
-    let statics = candidates.iter().filter_map(|s| {
-        originals.get(*s).map(|v| ConfigSynonym {
-            name: s.to_string(),
-            value: shown(v.clone()),
-            source: ConfigSource::StaticBroker,
-        })
-    });
+    let layer = |map: &BTreeMap<String, String>, source: ConfigSource| -> Vec<ConfigSynonym> {
+        candidates
+            .iter()
+            .filter_map(|s| {
+                map.get(*s).map(|v| ConfigSynonym {
+                    name: s.to_string(),
+                    value: shown(v.clone()),
+                    source,
+                })
+            })
+            .collect()
+    };
+    let statics = layer(&dynamic.broker, ConfigSource::DynamicBroker)
+        .into_iter()
+        .chain(layer(
+            &dynamic.cluster_default,
+            ConfigSource::DynamicDefaultBroker,
+        ))
+        .chain(layer(originals, ConfigSource::StaticBroker));
     let defaults = candidates.iter().filter_map(|s| {
         let value = broker_def(s)?.default_value().to_kafka_string()?;
         Some(ConfigSynonym {
@@ -104,25 +127,27 @@ fn synonyms_of(name: &str, originals: &BTreeMap<String, String>) -> Vec<ConfigSy
         .collect()
 }
 
-/// The broker's resolved values, from what it was configured with.
-fn broker_values(broker: &KafkaConfig) -> BrokerValues {
-    BrokerValues::resolve(&broker.originals, &|_| super::error::Location::Unknown)
-        .unwrap_or_else(|_| BrokerValues::defaults())
+/// The broker's resolved values, from what it was configured with and the dynamic configs.
+fn broker_values(broker: &KafkaConfig, dynamic: &DynamicBrokerConfigs) -> BrokerValues {
+    BrokerValues::resolve(&dynamic.merged(&broker.originals), &|_| {
+        super::error::Location::Unknown
+    })
+    .unwrap_or_else(|_| BrokerValues::defaults())
 }
 
 impl KafkaConfig {
     /// Every broker config Strom knows, plus any unknown key the user supplied (reported as
     /// sensitive with no value, as Kafka does), sorted by name.
-    pub fn describe(&self) -> Vec<ConfigDescription> {
-        let values = broker_values(self);
+    pub fn describe(&self, dynamic: &DynamicBrokerConfigs) -> Vec<ConfigDescription> {
+        let values = broker_values(self, dynamic);
         let known = BROKER_DEFS.iter().map(|d| {
-            let synonyms = synonyms_of(d.name, &self.originals);
+            let synonyms = synonyms_of(d.name, &self.originals, dynamic);
             let sensitive = d.ty == ConfigType::Password;
             ConfigDescription {
                 name: d.name.to_string(),
                 value: values.get(d.name).to_kafka_string().filter(|_| !sensitive),
                 source: synonyms.first().map_or(ConfigSource::Default, |s| s.source),
-                read_only: true,
+                read_only: !is_dynamic_broker_config(d.name),
                 sensitive,
                 config_type: d.ty.id(),
                 documentation: Some(d.doc.to_string()),
@@ -153,15 +178,49 @@ impl KafkaConfig {
     }
 }
 
+impl KafkaConfig {
+    /// The cluster-default broker resource ("" / `--entity-default`), as Kafka describes it:
+    /// only the configs set there, each with that one source.
+    pub fn describe_cluster_default(
+        &self,
+        dynamic: &DynamicBrokerConfigs,
+    ) -> Vec<ConfigDescription> {
+        dynamic
+            .cluster_default
+            .iter()
+            .map(|(name, value)| {
+                let def = broker_def(name);
+                let sensitive = def.is_none_or(|d| d.ty == ConfigType::Password);
+                let shown = (!sensitive).then(|| value.clone());
+                ConfigDescription {
+                    name: name.clone(),
+                    value: shown.clone(),
+                    source: ConfigSource::DynamicDefaultBroker,
+                    read_only: false,
+                    sensitive,
+                    config_type: def.map_or(0, |d| d.ty.id()),
+                    documentation: def.map(|d| d.doc.to_string()),
+                    synonyms: vec![ConfigSynonym {
+                        name: name.clone(),
+                        value: shown,
+                        source: ConfigSource::DynamicDefaultBroker,
+                    }],
+                }
+            })
+            .collect()
+    }
+}
+
 impl LogConfig {
     /// Every topic config with value, source (topic override vs broker default) and synonyms
     /// (e.g. retention.ms ← log.retention.ms / log.retention.hours), as Kafka's DescribeConfigs.
     /// Overrides that do not parse (they were checked at creation) show their raw text.
     pub fn describe_topic(
         broker: &KafkaConfig,
+        dynamic: &DynamicBrokerConfigs,
         overrides: &BTreeMap<String, String>,
     ) -> Vec<ConfigDescription> {
-        let values = broker_values(broker);
+        let values = broker_values(broker, dynamic);
         TOPIC_DEFS
             .iter()
             .filter(|t| !t.internal)
@@ -175,7 +234,7 @@ impl LogConfig {
                 });
                 let mut synonyms: Vec<ConfigSynonym> = t
                     .broker_synonym
-                    .map(|s| synonyms_of(s, &broker.originals))
+                    .map(|s| synonyms_of(s, &broker.originals, dynamic))
                     .unwrap_or_default();
                 let value = match &overridden {
                     Some(v) => {
@@ -253,7 +312,7 @@ mod tests {
     fn broker_describe_matches_kafka() {
         use ConfigSource::{Default, StaticBroker};
         let config = described();
-        let all = config.describe();
+        let all = config.describe(&DynamicBrokerConfigs::default());
         assert!(all.windows(2).all(|w| w[0].name < w[1].name));
 
         let e = find(&all, "broker.id");
@@ -308,7 +367,56 @@ mod tests {
         let e = find(&all, "foo.bar");
         assert!(e.sensitive);
         assert_eq!((e.value.as_deref(), e.source), (None, StaticBroker));
-        assert!(all.iter().all(|e| e.read_only));
+        assert!(find(&all, "node.id").read_only);
+        assert!(!find(&all, "log.retention.hours").read_only);
+    }
+
+    /// As Kafka 4.4 describes `retention.ms` of a topic with an override while broker 1 has a
+    /// dynamic `log.retention.ms`, and `compression.type` with a cluster-wide dynamic default.
+    #[test]
+    fn dynamic_sources_and_synonyms_match_kafka() {
+        use ConfigSource::{Default, DynamicBroker, DynamicDefaultBroker, DynamicTopic};
+        let config = described();
+        let mut dynamic = DynamicBrokerConfigs::default();
+        dynamic
+            .broker
+            .insert("log.retention.ms".into(), "99999999".into());
+        dynamic
+            .cluster_default
+            .insert("compression.type".into(), "zstd".into());
+        let overrides = BTreeMap::from([("retention.ms".to_string(), "123456789".to_string())]);
+        let t = LogConfig::describe_topic(&config, &dynamic, &overrides);
+        assert_eq!(
+            find(&t, "retention.ms").synonyms,
+            [
+                syn("retention.ms", Some("123456789"), DynamicTopic),
+                syn("log.retention.ms", Some("99999999"), DynamicBroker),
+                syn(
+                    "log.retention.hours",
+                    Some("100"),
+                    ConfigSource::StaticBroker
+                ),
+                syn("log.retention.hours", Some("168"), Default),
+            ]
+        );
+        let e = find(&t, "compression.type");
+        assert_eq!(
+            (e.value.as_deref(), e.source),
+            (Some("zstd"), DynamicDefaultBroker)
+        );
+        assert_eq!(
+            e.synonyms,
+            [
+                syn("compression.type", Some("zstd"), DynamicDefaultBroker),
+                syn("compression.type", Some("producer"), Default),
+            ]
+        );
+        let b = config.describe(&dynamic);
+        let e = find(&b, "log.retention.ms");
+        assert_eq!(
+            (e.value.as_deref(), e.source),
+            (Some("99999999"), DynamicBroker)
+        );
     }
 
     #[test]
@@ -319,7 +427,7 @@ mod tests {
             ("retention.ms".to_string(), "1234".to_string()),
             ("segment.bytes".to_string(), "2000000".to_string()),
         ]);
-        let t1 = LogConfig::describe_topic(&config, &overrides);
+        let t1 = LogConfig::describe_topic(&config, &DynamicBrokerConfigs::default(), &overrides);
         assert_eq!(t1.len(), 33);
         assert!(t1.windows(2).all(|w| w[0].name < w[1].name));
         let e = find(&t1, "retention.ms");
@@ -338,7 +446,8 @@ mod tests {
         );
         assert!(!e.read_only);
 
-        let t2 = LogConfig::describe_topic(&config, &BTreeMap::new());
+        let t2 =
+            LogConfig::describe_topic(&config, &DynamicBrokerConfigs::default(), &BTreeMap::new());
         let e = find(&t2, "retention.ms");
         assert_eq!((e.value.as_deref(), e.source), (Some("360000000"), Default));
         assert!(e.synonyms.is_empty());

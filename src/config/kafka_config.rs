@@ -258,6 +258,13 @@ fn build(
         socket_send_buffer_bytes: values.int("socket.send.buffer.bytes"),
         socket_receive_buffer_bytes: values.int("socket.receive.buffer.bytes"),
         connections_max_idle_ms: values.long("connections.max.idle.ms"),
+        max_connections: values.int("max.connections"),
+        max_connections_per_ip: values.int("max.connections.per.ip"),
+        max_connections_per_ip_overrides: values
+            .string("max.connections.per.ip.overrides")
+            .unwrap_or_default()
+            .to_string(),
+        queued_max_requests: values.int("queued.max.requests"),
         fetch_max_bytes: values.int("fetch.max.bytes"),
         max_incremental_fetch_session_cache_slots: values
             .int("max.incremental.fetch.session.cache.slots"),

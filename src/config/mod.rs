@@ -11,6 +11,7 @@
 
 mod broker_defs;
 mod describe;
+mod dynamic;
 mod error;
 mod kafka_config;
 mod listeners;
@@ -22,6 +23,7 @@ mod validate;
 mod value;
 
 pub use describe::{ConfigDescription, ConfigSource, ConfigSynonym};
+pub use dynamic::{DynamicBrokerConfigs, is_dynamic_broker_config, is_list_config};
 pub use error::{ConfigError, Location};
 pub use log_config::{CleanupPolicy, CompressionType, LogConfig, TimestampType};
 pub use properties::{Properties, PropertiesError};
@@ -157,6 +159,14 @@ pub struct KafkaConfig {
     pub socket_receive_buffer_bytes: i32,
     /// `connections.max.idle.ms`.
     pub connections_max_idle_ms: i64,
+    /// `max.connections`: connections the broker holds at once; beyond it, accepting waits.
+    pub max_connections: i32,
+    /// `max.connections.per.ip`: connections one address may hold; beyond it, new ones close.
+    pub max_connections_per_ip: i32,
+    /// `max.connections.per.ip.overrides`: `host:count` pairs, comma separated.
+    pub max_connections_per_ip_overrides: String,
+    /// `queued.max.requests`: requests being handled at once, broker-wide.
+    pub queued_max_requests: i32,
     /// `fetch.max.bytes`: cap on one fetch response.
     pub fetch_max_bytes: i32,
     /// `max.incremental.fetch.session.cache.slots`.

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 /// `DescribeClusterRequest.endpoint_type`: brokers (1) or controllers (2).
 const ENDPOINT_BROKERS: i8 = 1;
+/// `EndpointType` of controllers (KIP-919).
+const ENDPOINT_CONTROLLERS: i8 = 2;
 
 pub fn describe_cluster(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: &Request) -> Handled {
     let version = req.header.request_api_version;
@@ -24,7 +26,28 @@ pub fn describe_cluster(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: &R
         .with_cluster_id(StrBytes::from_string(state.cluster_id.clone()))
         .with_controller_id(BrokerId(state.node_id))
         .with_endpoint_type(ENDPOINT_BROKERS);
-    if version >= 1 && request.endpoint_type != ENDPOINT_BROKERS {
+    let on_controller = state
+        .config
+        .controller_listener_names
+        .contains(&conn.listener);
+    if on_controller {
+        // KIP-919: a controller describes the controller quorum (this node).
+        body = body.with_endpoint_type(ENDPOINT_CONTROLLERS);
+        if request.endpoint_type != ENDPOINT_CONTROLLERS {
+            body = body
+                .with_error_code(ResponseError::UnsupportedEndpointType.code())
+                .with_error_message(Some(StrBytes::from_static_str(
+                    "The target controller only supports controller endpoints",
+                )));
+        } else {
+            body = body.with_brokers(vec![
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(state.node_id))
+                    .with_host(StrBytes::from_string(conn.advertised_host.clone()))
+                    .with_port(conn.advertised_port),
+            ]);
+        }
+    } else if version >= 1 && request.endpoint_type != ENDPOINT_BROKERS {
         body = body
             .with_error_code(ResponseError::UnsupportedEndpointType.code())
             .with_error_message(Some(StrBytes::from_static_str(

@@ -5,8 +5,7 @@
 
 use super::fetch_session::{FetchKey, PartitionState, SessionRequest};
 use super::{BrokerState, Handled, Reply, Request, decode_or_close};
-use crate::log::{AbortedTxn, Isolation, LogError, TopicPartition, UnifiedLog};
-use bytes::Bytes;
+use crate::log::{AbortedTxn, FileRecords, Isolation, LogError, TopicPartition, UnifiedLog};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
@@ -26,7 +25,7 @@ struct PartitionResult {
     last_stable_offset: i64,
     log_start_offset: i64,
     aborted_transactions: Option<Vec<AbortedTxn>>,
-    records: Bytes,
+    records: FileRecords,
     last_sent: Option<(i64, i64)>,
 }
 
@@ -99,7 +98,8 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
         version,
         session,
         partitions,
-        max_bytes: request.max_bytes,
+        // Kafka: the smaller of the request's and the broker's `fetch.max.bytes`.
+        max_bytes: request.max_bytes.min(state.config.fetch_max_bytes),
         min_bytes: request.min_bytes,
         max_wait_ms: request.max_wait_ms,
         isolation: Isolation::from_level(request.isolation_level),
@@ -180,6 +180,7 @@ impl FetchPlan {
         };
         let mut topics: Vec<FetchableTopicResponse> = Vec::new();
         let mut sent = Vec::new();
+        let mut file_records = Vec::new();
         for r in results {
             let changed = r.error != 0
                 || !r.records.is_empty()
@@ -203,7 +204,10 @@ impl FetchPlan {
                         })
                         .collect()
                 }))
-                .with_records(Some(r.records));
+                .with_records(Some(r.records.bytes().clone()));
+            if !r.records.is_empty() {
+                file_records.push(r.records);
+            }
             let same_topic = topics.last().is_some_and(|t| {
                 if self.version >= 13 {
                     t.topic_id == r.key.topic_id
@@ -231,6 +235,7 @@ impl FetchPlan {
         Reply::Response {
             body: Box::new(ResponseKind::Fetch(body)),
             version: self.version,
+            records: file_records,
         }
     }
 }
@@ -250,7 +255,7 @@ fn read_partition(
         last_stable_offset: -1,
         log_start_offset: -1,
         aborted_transactions: None,
-        records: Bytes::new(),
+        records: FileRecords::empty(),
         last_sent: ps.last_sent,
     };
     let tp = TopicPartition {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Kafka's `max.incremental.fetch.session.cache.slots` default.
-const MAX_SESSIONS: usize = 1000;
+const DEFAULT_SLOTS: usize = 1000;
 /// Sessions idle this long may be evicted to make room (Kafka: `min.incremental.fetch.session.eviction.ms`).
 const EVICTION_AGE: Duration = Duration::from_secs(120);
 
@@ -56,18 +56,28 @@ pub enum SessionRequest {
 
 /// All live fetch sessions of this broker.
 pub struct FetchSessionCache {
+    /// Live sessions by id.
     sessions: Mutex<HashMap<i32, Session>>,
+    /// `max.incremental.fetch.session.cache.slots`: sessions kept at once; with 0 every fetch
+    /// is sessionless.
+    slots: usize,
 }
 
 impl Default for FetchSessionCache {
     fn default() -> Self {
-        FetchSessionCache {
-            sessions: Mutex::new(HashMap::new()),
-        }
+        FetchSessionCache::new(DEFAULT_SLOTS)
     }
 }
 
 impl FetchSessionCache {
+    /// A cache of at most `slots` sessions.
+    pub fn new(slots: usize) -> FetchSessionCache {
+        FetchSessionCache {
+            sessions: Mutex::new(HashMap::new()),
+            slots,
+        }
+    }
+
     /// Applies a request's session fields and partition changes. Returns the session context and
     /// the full set of partitions to consider for the response, or the top-level error.
     pub fn begin(
@@ -104,7 +114,7 @@ impl FetchSessionCache {
                 return Err(ResponseError::InvalidFetchSessionEpoch);
             }
             let partitions = fresh(requested);
-            let Some(id) = Self::new_session_id(&mut sessions) else {
+            let Some(id) = Self::new_session_id(&mut sessions, self.slots) else {
                 // Cache full: fall back to a sessionless fetch, as Kafka does.
                 return Ok((SessionRequest::Sessionless, partitions));
             };
@@ -164,8 +174,11 @@ impl FetchSessionCache {
         }
     }
 
-    fn new_session_id(sessions: &mut HashMap<i32, Session>) -> Option<i32> {
-        if sessions.len() >= MAX_SESSIONS {
+    fn new_session_id(sessions: &mut HashMap<i32, Session>, slots: usize) -> Option<i32> {
+        if slots == 0 {
+            return None;
+        }
+        if sessions.len() >= slots {
             let now = Instant::now();
             let oldest = sessions
                 .iter()
@@ -258,5 +271,25 @@ mod tests {
         cache.record_sent(id, &[(key(0), 10, 0)]);
         let (_, parts) = cache.begin(id, 1, vec![], vec![]).unwrap();
         assert_eq!(parts[0].1.last_sent, Some((10, 0)));
+    }
+
+    #[test]
+    fn slots_bound_the_sessions_kept() {
+        let none = FetchSessionCache::new(0);
+        let (ctx, _) = none
+            .begin(0, INITIAL_EPOCH, vec![(key(0), 0, 100)], vec![])
+            .unwrap();
+        assert!(
+            matches!(ctx, SessionRequest::Sessionless),
+            "0 slots: sessionless"
+        );
+        let one = FetchSessionCache::new(1);
+        let (first, _) = one.begin(0, INITIAL_EPOCH, vec![], vec![]).unwrap();
+        assert!(matches!(first, SessionRequest::Session { .. }));
+        let (second, _) = one.begin(0, INITIAL_EPOCH, vec![], vec![]).unwrap();
+        assert!(
+            matches!(second, SessionRequest::Sessionless),
+            "full, and the session in it is too young to evict"
+        );
     }
 }

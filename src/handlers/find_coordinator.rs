@@ -4,7 +4,6 @@
 //! above 1 on a single node) the answer is COORDINATOR_NOT_AVAILABLE.
 
 use super::{BrokerState, ConnectionInfo, Handled, Request, decode_or_close};
-use crate::coordinator;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
@@ -62,9 +61,7 @@ pub fn find_coordinator(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: &R
 fn locate(state: &BrokerState, key_type: i8) -> Result<(), ResponseError> {
     match key_type {
         GROUP_KEY => state.groups.ensure_active(&state.topic_admin),
-        TRANSACTION_KEY => {
-            coordinator::ensure_transaction_state_topic(&state.topic_admin, &state.config)
-        }
+        TRANSACTION_KEY => state.transactions.ensure_active(&state.topic_admin),
         _ => Err(ResponseError::InvalidRequest),
     }
 }

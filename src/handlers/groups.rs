@@ -44,10 +44,7 @@ fn answer<T: Send + 'static>(
 }
 
 fn reply(body: ResponseKind, version: i16) -> Reply {
-    Reply::Response {
-        body: Box::new(body),
-        version,
-    }
+    Reply::response(body, version)
 }
 
 pub fn join_group(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: &Request) -> Handled {

@@ -85,20 +85,24 @@ fn lookup(
         Isolation::ReadCommitted => log.last_stable_offset(),
         Isolation::ReadUncommitted => log.high_watermark(),
     };
-    let found = |offset: i64, ts: i64| {
+    let found = |offset: i64, ts: i64, epoch: i32| {
         base.clone()
             .with_offset(offset)
             .with_timestamp(ts)
-            .with_leader_epoch(0)
+            .with_leader_epoch(epoch)
     };
     let none = base
         .clone()
         .with_offset(-1)
         .with_timestamp(-1)
         .with_leader_epoch(-1);
+    let failed = |e: crate::log::LogError| none.clone().with_error_code(e.error_code());
+    if let Err(e) = log.check_online() {
+        return failed(e);
+    }
     let by_search = match timestamp {
-        LATEST => return found(last_fetchable, -1),
-        EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1),
+        LATEST => return found(last_fetchable, -1, log.leader_epoch()),
+        EARLIEST | EARLIEST_LOCAL => return found(log.log_start_offset(), -1, 0),
         // Without tiered storage nothing is pending upload.
         EARLIEST_PENDING_UPLOAD => return none,
         MAX_TIMESTAMP => log.max_timestamp_and_offset(),
@@ -111,10 +115,6 @@ fn lookup(
             .with_timestamp(r.timestamp)
             .with_leader_epoch(r.leader_epoch),
         Ok(_) => none,
-        Err(e) => base
-            .with_error_code(e.error_code())
-            .with_offset(-1)
-            .with_timestamp(-1)
-            .with_leader_epoch(-1),
+        Err(e) => failed(e),
     }
 }

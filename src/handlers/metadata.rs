@@ -90,7 +90,7 @@ fn topic_metadata(state: &BrokerState, t: &TopicInfo) -> MetadataResponseTopic {
             MetadataResponsePartition::default()
                 .with_partition_index(p)
                 .with_leader_id(me)
-                .with_leader_epoch(0)
+                .with_leader_epoch(t.leader_epoch(p))
                 .with_replica_nodes(vec![me])
                 .with_isr_nodes(vec![me])
         })

@@ -16,17 +16,21 @@ mod find_coordinator;
 mod group_admin;
 mod groups;
 mod list_offsets;
+mod log_admin;
 mod metadata;
 mod offsets;
+mod partitions;
 mod produce;
-mod producer_id;
+mod quorum;
 mod state;
 mod topics;
+mod transactions;
 mod unsupported;
 
 pub use fetch_session::FetchSessionCache;
 pub use state::BrokerState;
 
+use crate::log::FileRecords;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
@@ -65,6 +69,10 @@ pub enum Reply {
         body: Box<ResponseKind>,
         /// The version to encode it at.
         version: i16,
+        /// The segment slices whose bytes the body's `records` fields borrow (Fetch), in the
+        /// order they appear in the body: the connection sends them from the file instead of
+        /// copying them into the frame.
+        records: Vec<FileRecords>,
     },
     /// acks=0 produce: Kafka sends nothing back.
     Nothing,
@@ -82,12 +90,20 @@ pub enum Handled {
     Later(BoxFuture<'static, Reply>),
 }
 
-impl Handled {
-    fn respond(body: ResponseKind, version: i16) -> Handled {
-        Handled::Now(Reply::Response {
+impl Reply {
+    /// A response with no file-backed records.
+    pub fn response(body: ResponseKind, version: i16) -> Reply {
+        Reply::Response {
             body: Box::new(body),
             version,
-        })
+            records: Vec::new(),
+        }
+    }
+}
+
+impl Handled {
+    fn respond(body: ResponseKind, version: i16) -> Handled {
+        Handled::Now(Reply::response(body, version))
     }
 }
 
@@ -137,7 +153,7 @@ pub const APIS: &[Api] = &[
         list_offsets::handle(s, r)
     }),
     api(ApiKey::Metadata, 0, 13, metadata::handle),
-    api(ApiKey::ApiVersions, 0, 4, |_, _, r| api_versions::handle(r)),
+    api(ApiKey::ApiVersions, 0, 4, api_versions::handle),
     api(ApiKey::CreateTopics, 2, 7, |s, _, r| {
         topics::create_topics(s, r)
     }),
@@ -145,10 +161,67 @@ pub const APIS: &[Api] = &[
         topics::delete_topics(s, r)
     }),
     api(ApiKey::InitProducerId, 0, 5, |s, _, r| {
-        producer_id::init_producer_id(s, r)
+        transactions::init_producer_id(s, r)
+    }),
+    api(ApiKey::AddPartitionsToTxn, 0, 5, |s, _, r| {
+        transactions::add_partitions_to_txn(s, r)
+    }),
+    api(ApiKey::AddOffsetsToTxn, 0, 4, |s, _, r| {
+        transactions::add_offsets_to_txn(s, r)
+    }),
+    api(ApiKey::EndTxn, 0, 5, |s, _, r| transactions::end_txn(s, r)),
+    // Kafka 4.4 speaks v1-2; v2 (KIP-1228) is not in the kafka-protocol crate yet.
+    api(ApiKey::WriteTxnMarkers, 1, 1, |s, _, r| {
+        transactions::write_txn_markers(s, r)
+    }),
+    // Kafka 4.4 speaks v0-6; v6 (KIP-1319, topic ids) is not in the kafka-protocol crate yet.
+    api(ApiKey::TxnOffsetCommit, 0, 5, |s, _, r| {
+        offsets::txn_offset_commit(s, r)
+    }),
+    api(ApiKey::DescribeProducers, 0, 0, |s, _, r| {
+        transactions::describe_producers(s, r)
+    }),
+    api(ApiKey::DescribeTransactions, 0, 0, |s, _, r| {
+        transactions::describe_transactions(s, r)
+    }),
+    api(ApiKey::ListTransactions, 0, 2, |s, _, r| {
+        transactions::list_transactions(s, r)
     }),
     api(ApiKey::DescribeConfigs, 1, 4, |s, _, r| {
         configs::describe_configs(s, r)
+    }),
+    api(ApiKey::AlterConfigs, 0, 2, |s, _, r| {
+        configs::alter_configs(s, r)
+    }),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1, |s, _, r| {
+        configs::incremental_alter_configs(s, r)
+    }),
+    api(ApiKey::DeleteRecords, 0, 2, |s, _, r| {
+        log_admin::delete_records(s, r)
+    }),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4, |s, _, r| {
+        log_admin::offset_for_leader_epoch(s, r)
+    }),
+    api(ApiKey::DescribeTopicPartitions, 0, 0, |s, _, r| {
+        partitions::describe_topic_partitions(s, r)
+    }),
+    api(ApiKey::ElectLeaders, 0, 2, |s, _, r| {
+        partitions::elect_leaders(s, r)
+    }),
+    api(ApiKey::AlterPartitionReassignments, 0, 1, |s, _, r| {
+        partitions::alter_partition_reassignments(s, r)
+    }),
+    api(ApiKey::ListPartitionReassignments, 0, 0, |s, _, r| {
+        partitions::list_partition_reassignments(s, r)
+    }),
+    api(ApiKey::AlterReplicaLogDirs, 1, 2, |s, _, r| {
+        partitions::alter_replica_log_dirs(s, r)
+    }),
+    api(ApiKey::DescribeQuorum, 0, 2, |s, _, r| {
+        quorum::describe_quorum(s, r)
+    }),
+    api(ApiKey::UpdateFeatures, 0, 1, |s, _, r| {
+        quorum::update_features(s, r)
     }),
     api(ApiKey::DescribeLogDirs, 1, 4, |s, _, r| {
         cluster::describe_log_dirs(s, r)
@@ -207,11 +280,66 @@ const fn api(key: ApiKey, min_version: i16, max_version: i16, handler: HandlerFn
     }
 }
 
+/// What a controller listener serves (Kafka's `ControllerApis`, as far as Strom has the
+/// APIs): what `--bootstrap-controller` tools (kafka-metadata-quorum, kafka-features,
+/// kafka-cluster, kafka-configs) send. Metadata, Produce, Fetch and the group APIs are broker
+/// business.
+const CONTROLLER_APIS: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::ElectLeaders,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
+    ApiKey::DescribeCluster,
+    ApiKey::DescribeQuorum,
+    ApiKey::UpdateFeatures,
+];
+
+/// Whether `api` is served on the connection's listener.
+fn served_on(state: &BrokerState, conn: &ConnectionInfo, api: ApiKey) -> bool {
+    !state
+        .config
+        .controller_listener_names
+        .contains(&conn.listener)
+        || CONTROLLER_APIS.contains(&api)
+}
+
+/// APIs whose handlers never touch files beyond page-cache reads: they run on the async
+/// workers. Every other handler may append, fsync or rewrite a file (produce, offset commits,
+/// group writes, topic creation, producer-id blocks, metadata auto-creation) and runs on the
+/// blocking pool, so a slow disk never stalls other connections.
+const NON_BLOCKING: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::Fetch,
+    ApiKey::DescribeCluster,
+    ApiKey::DescribeConfigs,
+    ApiKey::OffsetFetch,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::ConsumerGroupDescribe,
+];
+
+/// True when `api`'s handler may do blocking file work (see [`NON_BLOCKING`]).
+pub fn runs_blocking(api: ApiKey) -> bool {
+    !NON_BLOCKING.contains(&api)
+}
+
 /// Routes one request to its handler. Versions are checked against [`APIS`] first, so
 /// handlers only see versions they support. ApiVersions answers any version (KIP-511: a
 /// version newer than ours gets our ranges at v0).
 pub fn handle(state: &Arc<BrokerState>, conn: &ConnectionInfo, req: Request) -> Handled {
     let version = req.header.request_api_version;
+    if !served_on(state, conn, req.api_key) {
+        return Handled::Now(Reply::Close(format!(
+            "{:?} is not served on controller listener {}",
+            req.api_key, conn.listener
+        )));
+    }
     match APIS.iter().find(|a| a.key == req.api_key) {
         Some(api)
             if api.key == ApiKey::ApiVersions

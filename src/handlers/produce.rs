@@ -5,9 +5,8 @@
 
 use super::{BrokerState, Handled, Reply, Request, decode_or_close};
 use crate::base::clock::now_ms;
-use crate::log::{LogError, TopicPartition};
+use crate::log::{BatchHeader, LogError, TopicPartition};
 use crate::metadata::{TopicInfo, is_internal_topic};
-use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{
@@ -22,6 +21,19 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
     let request: ProduceRequest = decode_or_close!(req);
     let acks = request.acks;
     let now = now_ms();
+    let txn_id = request.transactional_id.as_ref().map(|t| t.to_string());
+    // Kafka refuses a transactional write without a transactional id as unauthorized, for
+    // the whole request.
+    let transactional = request.topic_data.iter().any(|t| {
+        t.partition_data.iter().any(|p| {
+            p.records
+                .as_ref()
+                .and_then(|r| BatchHeader::parse(r))
+                .is_some_and(|h| h.is_transactional())
+        })
+    });
+    let refuse = (transactional && txn_id.is_none())
+        .then_some(ResponseError::TransactionalIdAuthorizationFailed);
     let mut any_error = false;
     let responses: Vec<TopicProduceResponse> = request
         .topic_data
@@ -42,8 +54,16 @@ pub fn handle(state: &Arc<BrokerState>, req: &Request) -> Handled {
                 .partition_data
                 .into_iter()
                 .map(|p| {
-                    let r =
-                        append_partition(state, version, info.as_deref(), missing, acks, p, now);
+                    if let Some(e) = refuse {
+                        any_error = true;
+                        return failed(p.index, e.code(), None);
+                    }
+                    let target = Target {
+                        topic: info.as_deref(),
+                        missing,
+                        txn_id: txn_id.as_deref(),
+                    };
+                    let r = append_partition(state, version, &target, acks, p, now);
                     any_error |= r.error_code != 0;
                     r
                 })
@@ -85,15 +105,78 @@ fn is_single_batch(records: &[u8]) -> bool {
             == records.len() as i64
 }
 
+/// Where one partition's data goes.
+struct Target<'a> {
+    /// The topic, if it exists.
+    topic: Option<&'a TopicInfo>,
+    /// The error for a missing topic or partition (by name or by id).
+    missing: ResponseError,
+    /// The request's transactional id.
+    txn_id: Option<&'a str>,
+}
+
+/// Produce v12 is the first of transaction version 2 (partitions join implicitly); v11 the
+/// first that knows TRANSACTION_ABORTABLE.
+const FIRST_IMPLICIT_ADD_VERSION: i16 = 12;
+const FIRST_ABORTABLE_VERSION: i16 = 11;
+
+/// A failed transaction verification as the producer sees it (Kafka's `ReplicaManager`
+/// translation of coordinator errors).
+fn verification_failed(index: i32, version: i16, e: ResponseError) -> PartitionProduceResponse {
+    let e = match e {
+        ResponseError::ProducerFenced => ResponseError::InvalidProducerEpoch,
+        ResponseError::TransactionAbortable if version < FIRST_ABORTABLE_VERSION => {
+            ResponseError::InvalidTxnState
+        }
+        other => other,
+    };
+    let retriable = matches!(
+        e,
+        ResponseError::CoordinatorLoadInProgress
+            | ResponseError::CoordinatorNotAvailable
+            | ResponseError::NotCoordinator
+    ) || (e == ResponseError::ConcurrentTransactions
+        && version < FIRST_IMPLICIT_ADD_VERSION);
+    if retriable {
+        return failed(
+            index,
+            ResponseError::NotEnoughReplicas.code(),
+            Some(format!(
+                "Unable to verify the partition has been added to the transaction. Underlying error: {}",
+                error_name(e)
+            )),
+        );
+    }
+    if e == ResponseError::InvalidTxnState {
+        return failed(
+            index,
+            e.code(),
+            Some("Partition was not added to the transaction".to_string()),
+        );
+    }
+    failed(index, e.code(), None)
+}
+
+/// Kafka's `Errors` name of a code, for messages.
+fn error_name(e: ResponseError) -> &'static str {
+    match e {
+        ResponseError::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+        ResponseError::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+        ResponseError::NotCoordinator => "NOT_COORDINATOR",
+        ResponseError::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+        _ => "UNKNOWN_SERVER_ERROR",
+    }
+}
+
 fn append_partition(
     state: &BrokerState,
     version: i16,
-    topic: Option<&TopicInfo>,
-    missing: ResponseError,
+    target: &Target<'_>,
     acks: i16,
     data: PartitionProduceData,
     now: i64,
 ) -> PartitionProduceResponse {
+    let (topic, missing) = (target.topic, target.missing);
     let index = data.index;
     if !matches!(acks, -1..=1) {
         return failed(index, ResponseError::InvalidRequiredAcks.code(), None);
@@ -144,7 +227,31 @@ fn append_partition(
             )),
         );
     }
-    match log.append_as_leader(BytesMut::from(records), now) {
+    let header = BatchHeader::parse(&records);
+    let append = || log.append_as_leader(&records, now);
+    // KIP-890: a transactional write to a partition where the producer has no open
+    // transaction must be part of its transaction (added implicitly from v12).
+    let needs_verification = state.transactions.config().verification_enabled
+        && header.is_some_and(|h| {
+            h.is_transactional() && h.producer_id >= 0 && !log.has_ongoing_txn(h.producer_id)
+        });
+    let appended = match (needs_verification, header, target.txn_id) {
+        (true, Some(h), Some(txn_id)) => {
+            match state.transactions.with_verified(
+                txn_id,
+                h.producer_id,
+                h.producer_epoch,
+                &tp,
+                version >= FIRST_IMPLICIT_ADD_VERSION,
+                append,
+            ) {
+                Ok(result) => result,
+                Err(e) => return verification_failed(index, version, e),
+            }
+        }
+        _ => append(),
+    };
+    match appended {
         Ok(info) => PartitionProduceResponse::default()
             .with_index(index)
             .with_base_offset(info.first_offset)

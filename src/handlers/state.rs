@@ -6,6 +6,7 @@ use super::FetchSessionCache;
 use crate::config::KafkaConfig;
 use crate::coordinator::ProducerIdManager;
 use crate::coordinator::group::GroupCoordinator;
+use crate::coordinator::transaction::TransactionCoordinator;
 use crate::log::LogManager;
 use crate::metadata::{TopicAdmin, TopicCatalog};
 use std::sync::Arc;
@@ -26,10 +27,12 @@ pub struct BrokerState {
     /// Creates, grows and deletes topics (CreateTopics, DeleteTopics, CreatePartitions,
     /// auto-creation, the coordinators' internal topics).
     pub topic_admin: TopicAdmin,
-    /// Producer ids for idempotent producers, reserved durably in blocks.
-    pub producer_ids: ProducerIdManager,
+    /// Producer ids for idempotent and transactional producers, reserved durably in blocks.
+    pub producer_ids: Arc<ProducerIdManager>,
     /// KIP-227 incremental fetch sessions.
     pub fetch_sessions: FetchSessionCache,
     /// Consumer groups and their committed offsets.
     pub groups: Arc<GroupCoordinator>,
+    /// Transactional ids and their transactions.
+    pub transactions: Arc<TransactionCoordinator>,
 }

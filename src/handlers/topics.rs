@@ -21,21 +21,25 @@ use uuid::Uuid;
 
 /// The configs of a created topic as CreateTopics v5+ reports them.
 fn topic_configs(state: &BrokerState, info: &TopicInfo) -> Vec<CreatableTopicConfigs> {
-    LogConfig::describe_topic(&state.config, &info.overrides)
-        .into_iter()
-        .map(|d| {
-            CreatableTopicConfigs::default()
-                .with_name(str_bytes(d.name))
-                .with_value(if d.sensitive {
-                    None
-                } else {
-                    d.value.map(str_bytes)
-                })
-                .with_read_only(d.read_only)
-                .with_config_source(d.source as i8)
-                .with_is_sensitive(d.sensitive)
-        })
-        .collect()
+    LogConfig::describe_topic(
+        &state.config,
+        &state.catalog.dynamic_broker_configs(),
+        &info.overrides,
+    )
+    .into_iter()
+    .map(|d| {
+        CreatableTopicConfigs::default()
+            .with_name(str_bytes(d.name))
+            .with_value(if d.sensitive {
+                None
+            } else {
+                d.value.map(str_bytes)
+            })
+            .with_read_only(d.read_only)
+            .with_config_source(d.source as i8)
+            .with_is_sensitive(d.sensitive)
+    })
+    .collect()
 }
 
 fn str_bytes(s: impl Into<String>) -> StrBytes {

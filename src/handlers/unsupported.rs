@@ -41,13 +41,8 @@ pub fn unsupported_response(api_key: ApiKey) -> Option<ResponseKind> {
         ExpireDelegationToken => ExpireDelegationTokenResponse,
         DescribeDelegationToken => DescribeDelegationTokenResponse,
         DescribeUserScramCredentials => DescribeUserScramCredentialsResponse,
-        AlterPartitionReassignments => AlterPartitionReassignmentsResponse,
-        ListPartitionReassignments => ListPartitionReassignmentsResponse,
-        UpdateFeatures => UpdateFeaturesResponse,
-        DescribeQuorum => DescribeQuorumResponse,
         AllocateProducerIds => AllocateProducerIdsResponse,
         GetTelemetrySubscriptions => GetTelemetrySubscriptionsResponse,
         PushTelemetry => PushTelemetryResponse,
-        ElectLeaders => ElectLeadersResponse,
     )
 }

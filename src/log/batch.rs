@@ -3,14 +3,14 @@
 //!
 //! A batch is stored on disk exactly as the producer sent it except for the header fields the
 //! broker owns (base offset, partition leader epoch, and for `LogAppendTime` the timestamp type
-//! and max timestamp). Validation therefore never decompresses: it checks sizes, magic, CRC and
-//! counts, and for uncompressed batches walks the record lengths, which is cheap.
+//! and max timestamp). Validation checks sizes, magic, CRC and counts, and walks every record's
+//! length and timestamp, through a bounded decompressing stream for compressed batches.
 
 use super::TopicPartition;
-use super::compression::decompress;
-use super::crc::crc32c;
+use super::compression;
+use super::crc::{crc32c, crc32c_parts};
 use super::error::{LogError, RecordError};
-use super::records::walk_records;
+use super::records::{WalkError, walk_records};
 
 /// Bytes before the batch length field's end: base offset (8) + batch length (4).
 pub const LOG_OVERHEAD: usize = 12;
@@ -209,8 +209,11 @@ pub struct ValidatedBatch {
     pub position: usize,
     /// Its header as sent.
     pub header: BatchHeader,
-    /// For uncompressed batches, the largest record timestamp found by walking the records.
+    /// The largest record timestamp, found by walking the records (None only for a batch
+    /// without records, which validation refuses).
     pub records_max_timestamp: Option<i64>,
+    /// Records without a key (which a compacted topic refuses).
+    pub keyless_records: u32,
 }
 
 /// Validates a produce payload (one or more v2 batches) the way Kafka's `UnifiedLog` and
@@ -220,10 +223,37 @@ pub fn validate_produce_batches(
     max_message_bytes: usize,
     tp: &TopicPartition,
 ) -> Result<Vec<ValidatedBatch>, LogError> {
+    validate_batches(buf, max_message_bytes, tp, AppendOrigin::Client)
+}
+
+/// Who appends: Kafka's `AppendOrigin`. Coordinators write their own transactional batches
+/// (transactional offset commits) without sequence numbers, and only their producer epoch is
+/// checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's Produce request: every rule applies.
+    Client,
+    /// A coordinator writing to its internal topic.
+    Coordinator,
+}
+
+/// [`validate_produce_batches`] for an append from `origin`.
+pub(crate) fn validate_batches(
+    buf: &[u8],
+    max_message_bytes: usize,
+    tp: &TopicPartition,
+    origin: AppendOrigin,
+) -> Result<Vec<ValidatedBatch>, LogError> {
     let mut batches = Vec::with_capacity(1);
     let mut pos = 0usize;
     while pos < buf.len() || batches.is_empty() {
-        batches.push(validate_one(&buf[pos..], pos, max_message_bytes, tp)?);
+        batches.push(validate_one(
+            &buf[pos..],
+            pos,
+            max_message_bytes,
+            tp,
+            origin,
+        )?);
         pos += batches[batches.len() - 1].header.size();
     }
     Ok(batches)
@@ -234,6 +264,7 @@ fn validate_one(
     position: usize,
     max_message_bytes: usize,
     tp: &TopicPartition,
+    origin: AppendOrigin,
 ) -> Result<ValidatedBatch, LogError> {
     if buf.len() <= MAGIC_OFFSET {
         return Err(LogError::InvalidRecord(format!(
@@ -290,26 +321,42 @@ fn validate_one(
             header.crc
         )));
     }
-    validate_header_rules(&header, tp)?;
-    let records_max_timestamp = if header.compression() == 0 {
-        let mut max_delta: Option<i64> = None;
-        walk_records(&batch[RECORD_BATCH_OVERHEAD..], header.record_count, |r| {
-            max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
-        })
-        .map_err(|e| LogError::InvalidRecord(format!("{e} in record batch appended to {tp}")))?;
-        max_delta.map(|d| header.base_timestamp.saturating_add(d))
-    } else {
-        None
-    };
+    validate_header_rules(&header, tp, origin)?;
+    // Every record is walked, through a bounded decompressing stream for compressed batches
+    // (Kafka's LogValidator iterates the records of both kinds).
+    let records = compression::reader(header.compression(), &batch[RECORD_BATCH_OVERHEAD..])
+        .map_err(|e| records_error(WalkError::Undecompressable(e.to_string()), tp))?;
+    let mut max_delta: Option<i64> = None;
+    let mut keyless_records = 0u32;
+    walk_records(records, header.record_count, |r| {
+        max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
+        keyless_records += u32::from(!r.has_key);
+    })
+    .map_err(|e| records_error(e, tp))?;
+    let records_max_timestamp = max_delta.map(|d| header.base_timestamp.saturating_add(d));
     Ok(ValidatedBatch {
         position,
         header,
         records_max_timestamp,
+        keyless_records,
     })
 }
 
+/// A batch whose records do not parse (`INVALID_RECORD`) or do not decompress.
+fn records_error(e: WalkError, tp: &TopicPartition) -> LogError {
+    let message = format!("{e} in record batch appended to {tp}");
+    match e {
+        WalkError::Invalid(_) => LogError::InvalidRecord(message),
+        WalkError::Undecompressable(_) => LogError::Undecompressable(message),
+    }
+}
+
 /// Kafka's `LogValidator.validateBatch` rules that only need the header.
-fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<(), LogError> {
+fn validate_header_rules(
+    header: &BatchHeader,
+    tp: &TopicPartition,
+    origin: AppendOrigin,
+) -> Result<(), LogError> {
     if header.last_offset_delta < 0 {
         return Err(LogError::InvalidRecord(format!(
             "Batch has an invalid offset range: [{}, {}] in append to {tp}",
@@ -347,7 +394,7 @@ fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<()
             "Transactional record batch without a producer id in append to {tp}"
         )));
     }
-    if header.producer_id >= 0 && header.base_sequence < 0 {
+    if header.producer_id >= 0 && header.base_sequence < 0 && origin == AppendOrigin::Client {
         return Err(LogError::InvalidRecord(format!(
             "Invalid sequence number {} in record batch with producerId {}",
             header.base_sequence, header.producer_id
@@ -359,8 +406,8 @@ fn validate_header_rules(header: &BatchHeader, tp: &TopicPartition) -> Result<()
 /// Kafka's `LogValidator.validateTimestamp` for `CreateTime` topics: refuses a batch whose
 /// newest record is more than `message.timestamp.after.max.ms` in the future, or whose first
 /// record is more than `message.timestamp.before.max.ms` in the past (`INVALID_TIMESTAMP`).
-/// Uncompressed batches are judged by their records, compressed ones by the header's max
-/// timestamp; the lower bound uses the header's base timestamp (the first record's).
+/// The upper bound judges the newest record, the lower bound the header's base timestamp (the
+/// first record's).
 pub fn check_create_time(
     batch: &ValidatedBatch,
     now_ms: i64,
@@ -389,29 +436,22 @@ pub fn check_create_time(
 }
 
 /// Kafka's `LogValidator.validateKey`: a compacted topic refuses records without a key, each
-/// one reported as a `RecordError` with its index in the batch. Compressed batches are
-/// expanded to look, as Kafka's validator does.
+/// one reported as a `RecordError` with its index in the batch. Validation already counted
+/// them; only a batch that has some is walked again to name them.
 pub fn check_keys_for_compaction(
     buf: &[u8],
     batches: &[ValidatedBatch],
     tp: &TopicPartition,
 ) -> Result<(), LogError> {
     let mut errors = Vec::new();
-    for batch in batches {
+    for batch in batches.iter().filter(|b| b.keyless_records > 0) {
         let header = &batch.header;
         let stored = &buf[batch.position + RECORD_BATCH_OVERHEAD..batch.position + header.size()];
-        let expanded;
-        let body = if header.compression() == 0 {
-            stored
-        } else {
-            expanded = decompress(header.compression(), stored).map_err(|e| {
-                LogError::CorruptMessage(format!("Failed to decompress record stream: {e}"))
-            })?;
-            &expanded
-        };
+        let records = compression::reader(header.compression(), stored)
+            .map_err(|e| records_error(WalkError::Undecompressable(e.to_string()), tp))?;
         let mut index = 0i32;
-        walk_records(body, header.record_count, |r| {
-            if r.key.is_none() {
+        walk_records(records, header.record_count, |r| {
+            if !r.has_key {
                 errors.push(RecordError {
                     batch_index: index,
                     message: format!(
@@ -421,7 +461,7 @@ pub fn check_keys_for_compaction(
             }
             index += 1;
         })
-        .map_err(|e| LogError::InvalidRecord(format!("{e} in record batch appended to {tp}")))?;
+        .map_err(|e| records_error(e, tp))?;
     }
     if errors.is_empty() {
         Ok(())
@@ -468,21 +508,25 @@ pub fn cleaned_attributes(original: &BatchHeader, compressed: bool, delete_horiz
     attributes
 }
 
-/// Rewrites the broker-owned header fields of a validated batch in place: base offset,
-/// partition leader epoch 0 and, when `max_timestamp` differs from what the batch carries (or
-/// the topic uses `LogAppendTime`), the timestamp type and max timestamp with a fresh CRC.
-/// Returns the batch's max timestamp as stored.
-pub fn assign_offsets(
-    batch: &mut [u8],
+/// Stamps the broker-owned header fields of a validated batch into `header`, a copy of its
+/// first [`RECORD_BATCH_OVERHEAD`] bytes, leaving the rest of the batch (`rest`) untouched:
+/// base offset, partition leader epoch and, when `max_timestamp` differs from what the batch
+/// carries (or the topic uses `LogAppendTime`), the timestamp type and max timestamp with a
+/// fresh CRC over the stamped header and `rest`. The stored batch is `header` then `rest`, so
+/// the payload is written from the request as received. Returns the max timestamp as stored.
+pub fn stamp_header(
+    header: &mut [u8; RECORD_BATCH_OVERHEAD],
+    rest: &[u8],
     base_offset: i64,
+    leader_epoch: i32,
     log_append_time: Option<i64>,
     records_max_timestamp: Option<i64>,
 ) -> i64 {
-    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
-        .copy_from_slice(&0i32.to_be_bytes());
-    let attributes = be_i16(batch, ATTRIBUTES_OFFSET);
-    let current_max = be_i64(batch, MAX_TIMESTAMP_OFFSET);
+    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+        .copy_from_slice(&leader_epoch.to_be_bytes());
+    let attributes = be_i16(header, ATTRIBUTES_OFFSET);
+    let current_max = be_i64(header, MAX_TIMESTAMP_OFFSET);
     let (new_attributes, new_max) = match log_append_time {
         Some(now) => (attributes | TIMESTAMP_TYPE_MASK, now),
         None => (
@@ -491,14 +535,37 @@ pub fn assign_offsets(
         ),
     };
     if new_attributes != attributes || new_max != current_max {
-        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+        header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
             .copy_from_slice(&new_attributes.to_be_bytes());
-        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
             .copy_from_slice(&new_max.to_be_bytes());
-        let crc = crc32c(&batch[ATTRIBUTES_OFFSET..]);
-        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let crc = crc32c_parts(&[&header[ATTRIBUTES_OFFSET..], rest]);
+        header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
     new_max
+}
+
+/// [`stamp_header`] on a whole batch in one buffer, in place. Returns the stored max timestamp.
+pub fn assign_offsets(
+    batch: &mut [u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+    records_max_timestamp: Option<i64>,
+) -> i64 {
+    let (head, rest) = batch.split_at_mut(RECORD_BATCH_OVERHEAD);
+    let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+    header.copy_from_slice(head);
+    let max = stamp_header(
+        &mut header,
+        rest,
+        base_offset,
+        leader_epoch,
+        log_append_time,
+        records_max_timestamp,
+    );
+    head.copy_from_slice(&header);
+    max
 }
 
 #[cfg(test)]
@@ -696,7 +763,7 @@ mod tests {
     fn assigning_offsets_keeps_the_crc_valid() {
         let mut buf = batch(4, 500, 8);
         let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
-        let max = assign_offsets(&mut buf, 42, None, v.records_max_timestamp);
+        let max = assign_offsets(&mut buf, 42, 0, None, v.records_max_timestamp);
         assert_eq!(max, 503);
         let h = check_stored_batch(&buf).expect("crc still valid");
         assert_eq!(
@@ -705,7 +772,7 @@ mod tests {
         );
         assert!(!h.is_log_append_time());
 
-        let max = assign_offsets(&mut buf, 7, Some(99_999), v.records_max_timestamp);
+        let max = assign_offsets(&mut buf, 7, 0, Some(99_999), v.records_max_timestamp);
         assert_eq!(max, 99_999);
         let h = check_stored_batch(&buf).expect("crc recomputed");
         assert!(h.is_log_append_time());
@@ -720,7 +787,7 @@ mod tests {
         buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         let v = validate_produce_batches(&buf, 1 << 20, &tp()).expect("valid")[0];
         assert_eq!(
-            assign_offsets(&mut buf, 0, None, v.records_max_timestamp),
+            assign_offsets(&mut buf, 0, 0, None, v.records_max_timestamp),
             101
         );
         assert_eq!(check_stored_batch(&buf).expect("valid").max_timestamp, 101);

@@ -12,11 +12,11 @@
 //! old or the new checkpoint, never a torn one (Kafka's `CheckpointFile`).
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::TopicPartition;
-use crate::base::fsync::{fsync_dir, fsync_file};
+use crate::base::fs;
+use crate::base::fsync::fsync_dir;
 
 /// Name of the per-dir checkpoint of each partition's recovery point.
 pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
@@ -62,11 +62,11 @@ pub fn write(path: &Path, entries: &[(TopicPartition, i64)]) -> Result<(), Check
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    file.write_all(text.as_bytes()).map_err(|e| io(&tmp, e))?;
-    fsync_file(&file).map_err(|e| io(&tmp, e))?;
+    let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    fs::write_all(&file, text.as_bytes(), &tmp).map_err(|e| io(&tmp, e))?;
+    fs::sync_file(&file, &tmp).map_err(|e| io(&tmp, e))?;
     drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+    fs::rename(&tmp, path).map_err(|e| io(path, e))?;
     if let Some(dir) = path.parent() {
         fsync_dir(dir).map_err(|e| io(dir, e))?;
     }

@@ -12,9 +12,13 @@
 //! ends, and must keep a marker until no aborted data of its transaction remains.
 
 use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
-use super::compression::decompress;
+use super::compression::expand_start;
 use super::crc::crc32c;
 use super::records::{read_varint, read_varlong};
+
+/// How much of a compressed control batch is expanded to read its first record: a marker
+/// record is under 40 bytes; other control records are only identified by their key.
+const CONTROL_RECORD_LIMIT: u64 = 4096;
 
 /// Kafka's `ControlRecordType`, the key of a control record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,7 +139,9 @@ pub fn parse_control_batch(batch: &[u8]) -> Result<ControlBatch, String> {
     let body = if header.compression() == 0 {
         body
     } else {
-        expanded = decompress(header.compression(), body).map_err(|e| e.to_string())?;
+        // Only the first record is read: never expand more than it can take.
+        expanded = expand_start(header.compression(), body, CONTROL_RECORD_LIMIT)
+            .map_err(|e| e.to_string())?;
         &expanded
     };
     let bad = || {

@@ -19,6 +19,11 @@ pub enum LogError {
     /// (`INVALID_RECORD`, 87, with the offending records listed as Kafka's `RecordError`s).
     #[error("{}", record_errors_message(.0))]
     RecordErrors(Vec<RecordError>),
+    /// A compressed batch its codec cannot expand (garbage, truncated, a zstd window over
+    /// 128 MiB). Kafka's decompressing record iterator throws a plain `KafkaException`, which
+    /// the produce path answers with `UNKNOWN_SERVER_ERROR` (-1).
+    #[error("{0}")]
+    Undecompressable(String),
     /// One batch is larger than `max.message.bytes` (`MESSAGE_TOO_LARGE`, 10).
     #[error(
         "The record batch size in the append to {partition} is {size} bytes which exceeds the maximum configured value of {max}."
@@ -117,6 +122,29 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+    /// An I/O error left a file different from what the log holds in memory: a failed write
+    /// that could not be cut back, or a failed fsync, after which the kernel may have dropped
+    /// the unwritten pages. The log takes itself offline (`KAFKA_STORAGE_ERROR`, 56).
+    #[error("I/O error on {path} that could not be undone: {source}")]
+    Inconsistent {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The log went offline after an earlier I/O error it could not undo; start-up recovery
+    /// will check its files against their checksums (`KAFKA_STORAGE_ERROR`, 56). Kafka says
+    /// the same of a whole log dir.
+    #[error(
+        "The log for partition {partition} in dir {dir} is offline due to a previous IO exception; it is recovered at the next start-up"
+    )]
+    Offline {
+        /// The partition.
+        partition: String,
+        /// The log dir holding it.
+        dir: PathBuf,
+    },
     /// A file the log manages (snapshot, checkpoint, partition.metadata) is not in the format
     /// Kafka writes (`KAFKA_STORAGE_ERROR`, 56).
     #[error("malformed file {path}: {reason}")]
@@ -160,6 +188,7 @@ impl LogError {
     /// Kafka's numeric error code for this error, as it goes in a response.
     pub fn error_code(&self) -> i16 {
         match self {
+            LogError::Undecompressable(_) => -1,
             LogError::OffsetOutOfRange { .. } => 1,
             LogError::CorruptMessage(_) => 2,
             LogError::MessageTooLarge { .. } => 10,
@@ -170,8 +199,29 @@ impl LogError {
             LogError::InvalidProducerEpoch { .. } => 47,
             LogError::InvalidTxnState(_) => 48,
             LogError::TransactionCoordinatorFenced(_) => 52,
-            LogError::Io { .. } | LogError::MalformedFile { .. } => 56,
+            LogError::Io { .. }
+            | LogError::Inconsistent { .. }
+            | LogError::Offline { .. }
+            | LogError::MalformedFile { .. } => 56,
             LogError::InvalidRecord(_) | LogError::RecordErrors(_) => 87,
+        }
+    }
+
+    /// Whether this is a file-system failure (as opposed to a refused request): the log dir
+    /// then saw an I/O error and is not marked clean at shutdown.
+    pub fn is_io(&self) -> bool {
+        matches!(
+            self,
+            LogError::Io { .. } | LogError::Inconsistent { .. } | LogError::Offline { .. }
+        )
+    }
+
+    /// The same failure as one that could not be undone (a failed fsync: its effect on the
+    /// page cache is unknown).
+    pub(crate) fn into_inconsistent(self) -> LogError {
+        match self {
+            LogError::Io { path, source } => LogError::Inconsistent { path, source },
+            other => other,
         }
     }
 
@@ -192,6 +242,7 @@ mod tests {
     fn error_codes_match_kafka() {
         assert_eq!(LogError::CorruptMessage(String::new()).error_code(), 2);
         assert_eq!(LogError::InvalidRecord(String::new()).error_code(), 87);
+        assert_eq!(LogError::Undecompressable(String::new()).error_code(), -1);
         assert_eq!(
             LogError::MessageTooLarge {
                 partition: "t-0".into(),

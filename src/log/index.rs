@@ -1,24 +1,41 @@
-//! The memory-mapped, fixed-entry-size index file shared by the offset and time indexes
-//! (Kafka's `AbstractIndex`).
+//! The fixed-entry-size index file shared by the offset and time indexes (Kafka's
+//! `AbstractIndex`).
 //!
-//! The file is preallocated to `segment.index.bytes` (rounded down to whole entries) while its
-//! segment is active, so appends are plain stores into the mapping, and trimmed to its real
-//! size when the segment rolls or the log closes; a reader (and Kafka) then finds the entry
-//! count from the file length.
+//! While its segment is active the file is sized to `segment.index.bytes` (rounded down to
+//! whole entries) so it can take appends, and trimmed to its real size when the segment rolls
+//! or the log closes; a reader (and Kafka) then finds the entry count from the file length.
+//!
+//! Entries are read through a read-only memory map but written with `pwrite(2)`, never stored
+//! through a writable mapping. The file is sparse, as Kafka's is: a store into a mapped page
+//! whose blocks are not allocated yet has to allocate them in the page fault, and on a full
+//! disk the kernel can only answer that with SIGBUS. A write system call answers ENOSPC
+//! instead, on every file system, including the copy-on-write ones (APFS, btrfs) where
+//! preallocating blocks with `fallocate` would not help, because every rewrite of a page
+//! allocates anew there.
+//!
+//! Like Kafka, an index holds no file descriptor once its segment is inactive (the mapping
+//! outlives the descriptor): a partition costs one descriptor per segment plus two for the
+//! active one, which is what the open-file limit is checked against at start-up.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use memmap2::MmapMut;
+use memmap2::Mmap;
 
 use super::error::LogError;
+use crate::base::fs;
 
-/// A growable array of fixed-size big-endian entries backed by an mmapped file.
+/// A growable array of fixed-size big-endian entries in a file, read through a mapping.
 pub struct MmapIndex {
+    /// The index file.
     path: PathBuf,
-    file: File,
-    mmap: Option<MmapMut>,
+    /// Open while the index takes appends (its segment is active); `None` once trimmed.
+    file: Option<File>,
+    /// Read-only mapping of the file's first `capacity` bytes (`None` for an empty file).
+    mmap: Option<Mmap>,
+    /// Bytes per entry: 8 for the offset index, 12 for the time index.
     entry_size: usize,
+    /// Entries written; everything past them in the file is unused.
     entries: usize,
 }
 
@@ -42,30 +59,55 @@ impl MmapIndex {
         let entries = len / entry_size;
         let mut index = MmapIndex {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
             mmap: None,
             entry_size,
             entries,
         };
-        let target = capacity_bytes.map_or(entries * entry_size, |cap| {
-            (cap / entry_size * entry_size).max(entries * entry_size)
-        });
-        index.remap(target)?;
+        match capacity_bytes {
+            Some(cap) => {
+                let target = (cap / entry_size * entry_size).max(entries * entry_size);
+                index.resize(target)?;
+            }
+            None => {
+                index.resize(entries * entry_size)?;
+                index.file = None;
+            }
+        }
         Ok(index)
     }
 
-    fn remap(&mut self, len_bytes: usize) -> Result<(), LogError> {
-        if let Some(map) = self.mmap.take() {
-            map.flush().map_err(|e| LogError::io(&self.path, e))?;
-        }
-        self.file
-            .set_len(len_bytes as u64)
-            .map_err(|e| LogError::io(&self.path, e))?;
-        if len_bytes > 0 {
-            // SAFETY: the file is owned by this index and only ever resized through `remap`,
-            // which drops the old mapping first; nothing else truncates it while mapped.
-            let map =
-                unsafe { MmapMut::map_mut(&self.file) }.map_err(|e| LogError::io(&self.path, e))?;
+    /// Sets the file length to `len_bytes` and maps that much of it.
+    fn resize(&mut self, len_bytes: usize) -> Result<(), LogError> {
+        let file = match self.file.take() {
+            Some(file) => file,
+            None => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.path)
+                .map_err(|e| LogError::io(&self.path, e))?,
+        };
+        // Unmap before shrinking: a mapped page past the end of the file would fault.
+        self.mmap = None;
+        let resized = fs::set_len(&file, len_bytes as u64, &self.path);
+        // Map whatever length the file has now, so the index stays readable even if the
+        // resize failed.
+        let mapped = self.map(&file);
+        self.file = Some(file);
+        resized.map_err(|e| LogError::io(&self.path, e))?;
+        mapped
+    }
+
+    fn map(&mut self, file: &File) -> Result<(), LogError> {
+        let len = file
+            .metadata()
+            .map_err(|e| LogError::io(&self.path, e))?
+            .len() as usize;
+        self.entries = self.entries.min(len / self.entry_size);
+        if len > 0 {
+            // SAFETY: the mapping is read-only and the file is only ever shrunk by `resize`,
+            // which drops the mapping first; nothing else truncates an index while it is open.
+            let map = unsafe { Mmap::map(file) }.map_err(|e| LogError::io(&self.path, e))?;
             self.mmap = Some(map);
         }
         Ok(())
@@ -78,29 +120,36 @@ impl MmapIndex {
 
     /// How many entries fit before the file must be resized (or the segment rolled).
     pub fn max_entries(&self) -> usize {
-        self.mmap.as_ref().map_or(0, |m| m.len() / self.entry_size)
+        match (&self.file, &self.mmap) {
+            (Some(_), Some(map)) => map.len() / self.entry_size,
+            _ => self.entries,
+        }
     }
 
     /// The bytes of entry `n`; `n` must be below [`Self::entries`].
     pub fn entry(&self, n: usize) -> &[u8] {
+        let at = n * self.entry_size;
         match &self.mmap {
-            Some(map) => &map[n * self.entry_size..(n + 1) * self.entry_size],
-            None => &[],
+            Some(map) if at + self.entry_size <= map.len() => &map[at..at + self.entry_size],
+            // invariant: `entries` never exceeds the mapped length (see `map`).
+            _ => &ZEROES[..self.entry_size],
         }
     }
 
-    /// Appends one entry; returns false (writing nothing) when the index is full.
-    pub fn push(&mut self, entry: &[u8]) -> bool {
+    /// Appends one entry with a positioned write. `Ok(false)` (nothing written) when the index
+    /// is full; an error (nothing counted) when the write fails, e.g. on a full disk.
+    pub fn push(&mut self, entry: &[u8]) -> Result<bool, LogError> {
         debug_assert_eq!(entry.len(), self.entry_size);
-        let at = self.entries * self.entry_size;
-        match &mut self.mmap {
-            Some(map) if at + self.entry_size <= map.len() => {
-                map[at..at + self.entry_size].copy_from_slice(entry);
-                self.entries += 1;
-                true
-            }
-            _ => false,
+        if self.entries >= self.max_entries() {
+            return Ok(false);
         }
+        let Some(file) = &self.file else {
+            return Ok(false);
+        };
+        let at = (self.entries * self.entry_size) as u64;
+        fs::write_all_at(file, entry, at, &self.path).map_err(|e| LogError::io(&self.path, e))?;
+        self.entries += 1;
+        Ok(true)
     }
 
     /// Forgets entries from `n` on.
@@ -126,17 +175,30 @@ impl MmapIndex {
         lo.checked_sub(1)
     }
 
-    /// Shrinks the file to the written entries (on roll and close), as Kafka's `trimToValidSize`.
+    /// Shrinks the file to the written entries and lets go of its descriptor (on roll and
+    /// close), as Kafka's `trimToValidSize`.
     pub fn trim(&mut self) -> Result<(), LogError> {
-        self.remap(self.entries * self.entry_size)
+        let trimmed = self.resize(self.entries * self.entry_size);
+        self.file = None;
+        trimmed
     }
 
-    /// Writes dirty pages of the mapping to disk.
+    /// Forces the written entries to disk (F_FULLFSYNC on macOS). An inactive index is
+    /// reopened for it; one already deleted needs no flush.
     pub fn flush(&self) -> Result<(), LogError> {
-        match &self.mmap {
-            Some(map) => map.flush().map_err(|e| LogError::io(&self.path, e)),
-            None => Ok(()),
-        }
+        let reopened;
+        let file = match &self.file {
+            Some(file) => file,
+            None => match File::open(&self.path) {
+                Ok(file) => {
+                    reopened = file;
+                    &reopened
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(LogError::io(&self.path, e)),
+            },
+        };
+        fs::sync_file(file, &self.path).map_err(|e| LogError::io(&self.path, e))
     }
 
     /// The index file's path.
@@ -150,9 +212,16 @@ impl MmapIndex {
     }
 }
 
+/// What [`MmapIndex::entry`] returns for an entry it cannot map (never, see the invariant).
+static ZEROES: [u8; 16] = [0; 16];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(e: &[u8]) -> u32 {
+        u32::from_be_bytes([e[0], e[1], e[2], e[3]])
+    }
 
     #[test]
     fn preallocates_appends_trims_and_reopens() {
@@ -164,37 +233,47 @@ mod tests {
         for i in 0..3u32 {
             let mut e = [0u8; 8];
             e[..4].copy_from_slice(&(i * 10).to_be_bytes());
-            assert!(idx.push(&e));
+            assert!(idx.push(&e).expect("push"));
         }
-        assert_eq!(
-            idx.largest_lower_bound(15u32, |e| u32::from_be_bytes([e[0], e[1], e[2], e[3]])),
-            Some(1)
-        );
-        assert_eq!(
-            idx.largest_lower_bound(0u32, |e| u32::from_be_bytes([e[0], e[1], e[2], e[3]])),
-            Some(0)
-        );
+        assert_eq!(idx.largest_lower_bound(15u32, key), Some(1));
+        assert_eq!(idx.largest_lower_bound(0u32, key), Some(0));
+        idx.flush().expect("flush");
         idx.trim().expect("trim");
+        assert!(idx.file.is_none(), "an inactive index holds no descriptor");
+        idx.flush().expect("flush reopens");
+        assert_eq!(idx.largest_lower_bound(15u32, key), Some(1), "still mapped");
         drop(idx);
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), 24);
         let idx = MmapIndex::open(&path, 8, None).expect("reopen");
         assert_eq!(idx.entries(), 3);
-        assert_eq!(
-            idx.largest_lower_bound(5u32, |e| u32::from_be_bytes([e[0], e[1], e[2], e[3]])),
-            Some(0)
-        );
+        assert!(idx.file.is_none());
+        assert_eq!(idx.largest_lower_bound(5u32, key), Some(0));
     }
 
     #[test]
     fn full_index_refuses_appends() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut idx = MmapIndex::open(&dir.path().join("x.index"), 8, Some(16)).expect("open");
-        assert!(idx.push(&[0; 8]));
-        assert!(idx.push(&[0; 8]));
-        assert!(!idx.push(&[0; 8]));
+        assert!(idx.push(&[0; 8]).expect("push"));
+        assert!(idx.push(&[0; 8]).expect("push"));
+        assert!(!idx.push(&[0; 8]).expect("push"));
         assert_eq!(idx.entries(), 2);
         idx.truncate_entries(1);
-        assert!(idx.push(&[1; 8]));
+        assert!(idx.push(&[1; 8]).expect("push"));
         assert_eq!(idx.entry(1), &[1; 8]);
+        idx.trim().expect("trim");
+        assert!(!idx.push(&[2; 8]).expect("push"), "trimmed: full");
+    }
+
+    #[test]
+    fn a_deleted_inactive_index_needs_no_flush() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.index");
+        let mut idx = MmapIndex::open(&path, 8, Some(16)).expect("open");
+        assert!(idx.push(&[3; 8]).expect("push"));
+        idx.trim().expect("trim");
+        std::fs::remove_file(&path).expect("rm");
+        idx.flush().expect("nothing to flush");
+        assert_eq!(idx.entry(0), &[3; 8], "the mapping outlives the file");
     }
 }

@@ -2,7 +2,7 @@
 //! dir-level checkpoints and the clean-shutdown marker.
 
 use crate::base::clock::now_ms;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,15 +14,48 @@ use super::TopicPartition;
 use super::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
 use super::cleaner::{CleanerManager, LogCleaner, LogSource};
 use super::error::LogError;
+use super::segment::LOG_SUFFIX;
 use super::unified_log::{LoadHints, UnifiedLog};
-use crate::base::fsync::{fsync_dir, fsync_file};
+use crate::base::fs;
+use crate::base::fsync::fsync_dir;
 use crate::config::{CleanerConfig, LogConfig};
 
 /// Kafka's clean shutdown marker, written last on a clean shutdown and removed at start-up.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Suffix of directories of deleted partitions awaiting removal.
 const DELETE_DIR_SUFFIX: &str = "-delete";
-const NOT_PARTITION_SUFFIXES: [&str; 3] = [DELETE_DIR_SUFFIX, "-stray", "-future"];
+/// Suffix of directories of logs set aside because their topic no longer exists.
+const STRAY_DIR_SUFFIX: &str = "-stray";
+const NOT_PARTITION_SUFFIXES: [&str; 3] = [DELETE_DIR_SUFFIX, STRAY_DIR_SUFFIX, "-future"];
+/// The longest file name most file systems take.
+const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// Kafka's `logDirNameWithSuffixCappedLength`: `<topic>-<partition>.<uuid><suffix>`, the topic
+/// cut short so the name fits in 255 bytes (a topic name may be 249 characters, and the
+/// suffix takes up to 52 more).
+fn renamed_dir_name(tp: &TopicPartition, suffix: &str) -> String {
+    let tail = format!("-{}.{}{suffix}", tp.partition, Uuid::new_v4().simple());
+    let keep = tp
+        .topic
+        .len()
+        .min(MAX_FILE_NAME_BYTES.saturating_sub(tail.len()));
+    // Topic names are ASCII ([a-zA-Z0-9._-]), so any byte is a character boundary; stay safe
+    // for anything else.
+    let mut cut = keep;
+    while !tp.topic.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{tail}", &tp.topic[..cut])
+}
+
+/// A partition log taken out of service by [`LogManager::detach`], its directory renamed for
+/// deletion but not removed yet.
+pub struct DetachedLog {
+    /// The log, kept to put it back.
+    log: Arc<UnifiedLog>,
+    /// Where its directory is now.
+    renamed: PathBuf,
+}
 /// The KRaft metadata log, written by the storage tool, not a partition of ours.
 const CLUSTER_METADATA_DIR: &str = "__cluster_metadata-0";
 
@@ -49,6 +82,10 @@ pub struct LogManager {
     create_lock: Mutex<()>,
     /// The log cleaner (threads start with [`LogManager::start_cleaner`]).
     cleaner: LogCleaner,
+    /// Log dirs where an operation of the manager itself (a checkpoint, a directory rename)
+    /// failed; with the dirs of logs that saw I/O errors, they are not marked clean at
+    /// shutdown.
+    failed_dirs: Mutex<BTreeSet<PathBuf>>,
 }
 
 /// Kafka's `parseTopicPartitionName` for a directory name; `None` for anything that is not a
@@ -109,7 +146,34 @@ impl LogManager {
             logs: RwLock::new(logs),
             create_lock: Mutex::new(()),
             cleaner,
+            failed_dirs: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// Partition directories and segments (`.log` files) in `log_dirs`, counted without
+    /// opening anything: what start-up checks the open-file limit against.
+    pub fn count_on_disk(log_dirs: &[PathBuf]) -> (u64, u64) {
+        let (mut partitions, mut segments) = (0u64, 0u64);
+        for dir in log_dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if parse_partition_dir(&name.to_string_lossy()).is_none() {
+                    continue;
+                }
+                let Ok(files) = std::fs::read_dir(entry.path()) else {
+                    continue;
+                };
+                partitions += 1;
+                segments += files
+                    .flatten()
+                    .filter(|f| f.file_name().to_string_lossy().ends_with(LOG_SUFFIX))
+                    .count() as u64;
+            }
+        }
+        (partitions, segments)
     }
 
     /// Starts the log cleaner threads (`log.cleaner.*`); they find logs through this manager
@@ -154,29 +218,69 @@ impl LogManager {
     }
 
     /// The log of `tp`, creating its directory (in the log dir holding the fewest partitions)
-    /// with `partition.metadata` and an empty first segment if it does not exist.
+    /// with `partition.metadata` and an empty first segment if it does not exist. A log or
+    /// directory left on disk for another topic id (a topic deleted and created again, a
+    /// deletion that did not finish) is set aside as stray and never served as this topic's.
+    /// A creation that fails leaves no directory behind.
     pub fn get_or_create(
         &self,
         tp: &TopicPartition,
         topic_id: Uuid,
         config: LogConfig,
     ) -> Result<Arc<UnifiedLog>, LogError> {
-        if let Some(log) = self.get(tp) {
+        let is_ours = |log: &UnifiedLog| log.topic_id() == topic_id || log.topic_id().is_nil();
+        if let Some(log) = self.get(tp).filter(|l| is_ours(l)) {
             return Ok(log);
         }
         let _guard = self.create_lock.lock();
         if let Some(log) = self.get(tp) {
-            return Ok(log);
+            if is_ours(&log) {
+                return Ok(log);
+            }
+            self.set_aside_as_stray(tp, &log)?;
         }
         let parent = self.least_loaded_dir()?;
         let dir = parent.join(tp.to_string());
-        let log = if dir.exists() {
-            UnifiedLog::load(&dir, tp.clone(), config, LoadHints::default(), now_ms())?
-        } else {
-            std::fs::create_dir_all(&dir).map_err(|e| LogError::io(&dir, e))?;
-            let log = UnifiedLog::create(&dir, tp.clone(), topic_id, config, now_ms())?;
-            fsync_dir(&parent).map_err(|e| LogError::io(&parent, e))?;
-            log
+        if dir.exists() {
+            let log = UnifiedLog::load(
+                &dir,
+                tp.clone(),
+                config.clone(),
+                LoadHints::default(),
+                now_ms(),
+            );
+            match log {
+                Ok(log) if is_ours(&log) => {
+                    let log = Arc::new(log);
+                    self.logs.write().insert(tp.clone(), Arc::clone(&log));
+                    return Ok(log);
+                }
+                Ok(log) => self.set_aside_as_stray(tp, &log)?,
+                Err(e) => {
+                    tracing::warn!("Could not load the log left in {}: {e}", dir.display());
+                    self.rename_aside(tp, &dir, STRAY_DIR_SUFFIX)?;
+                }
+            }
+        }
+        let created = std::fs::create_dir_all(&dir)
+            .map_err(|e| LogError::io(&dir, e))
+            .and_then(|()| UnifiedLog::create(&dir, tp.clone(), topic_id, config, now_ms()))
+            .and_then(|log| {
+                fsync_dir(&parent).map_err(|e| LogError::io(&parent, e))?;
+                Ok(log)
+            });
+        let log = match created {
+            Ok(log) => log,
+            Err(e) => {
+                self.failed_dirs.lock().insert(parent.clone());
+                if let Err(undo) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(
+                        "Could not remove {} after a failed creation: {undo}",
+                        dir.display()
+                    );
+                }
+                return Err(e);
+            }
         };
         tracing::info!(
             "Created log for partition {tp} in {} with properties {:?}",
@@ -186,6 +290,46 @@ impl LogManager {
         let log = Arc::new(log);
         self.logs.write().insert(tp.clone(), Arc::clone(&log));
         Ok(log)
+    }
+
+    /// Takes `log` (of another topic id than wanted) out of service and renames its directory
+    /// to Kafka's `-stray` form, kept for inspection and never loaded again.
+    fn set_aside_as_stray(&self, tp: &TopicPartition, log: &UnifiedLog) -> Result<(), LogError> {
+        tracing::warn!(
+            "The log of {tp} in {} belongs to topic id {}, not the topic of that name now; setting it aside",
+            log.dir().display(),
+            log.topic_id()
+        );
+        self.logs.write().remove(tp);
+        self.cleaner.manager().abort_cleaning(tp);
+        self.rename_aside(tp, log.dir(), STRAY_DIR_SUFFIX).map(drop)
+    }
+
+    /// Renames the directory of `tp` to Kafka's `<topic>-<partition>.<uuid><suffix>` form (the
+    /// topic cut so the name fits in 255 bytes) and syncs its parent; the new path.
+    fn rename_aside(
+        &self,
+        tp: &TopicPartition,
+        dir: &Path,
+        suffix: &str,
+    ) -> Result<PathBuf, LogError> {
+        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let renamed = parent.join(renamed_dir_name(tp, suffix));
+        fs::rename(dir, &renamed).map_err(|e| {
+            self.failed_dirs.lock().insert(parent.clone());
+            LogError::io(dir, e)
+        })?;
+        if let Err(e) = fsync_dir(&parent) {
+            // The rename happened; only its durability is in doubt (start-up sets a deleted
+            // topic's log aside again if it comes back).
+            self.failed_dirs.lock().insert(parent.clone());
+            tracing::warn!(
+                "Could not sync {} after renaming {}: {e}",
+                parent.display(),
+                dir.display()
+            );
+        }
+        Ok(renamed)
     }
 
     fn least_loaded_dir(&self) -> Result<PathBuf, LogError> {
@@ -204,29 +348,61 @@ impl LogManager {
             })
     }
 
-    /// Forgets the log of `tp`, renames its directory to Kafka's
-    /// `<topic>-<partition>.<uuid>-delete` form and removes it in the background. Deleting an
-    /// unknown partition does nothing.
-    pub fn delete(&self, tp: &TopicPartition) -> Result<(), LogError> {
+    /// Takes the log of `tp` out of service and renames its directory to Kafka's
+    /// `<topic>-<partition>.<uuid>-delete` form, the first step of deleting it. `None` for an
+    /// unknown partition; an error (the log still in service) if the rename fails. Finish with
+    /// [`Self::finish_delete`] or put it back with [`Self::undo_delete`].
+    pub fn detach(&self, tp: &TopicPartition) -> Result<Option<DetachedLog>, LogError> {
         let Some(log) = self.logs.write().remove(tp) else {
-            return Ok(());
+            return Ok(None);
         };
         // The cleaner must let go of the log before its directory moves.
         self.cleaner.manager().abort_cleaning(tp);
-        let dir = log.dir().to_path_buf();
-        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-        self.cleaner.manager().remove_partition(&parent, tp);
-        let doomed = parent.join(format!(
-            "{tp}.{}{DELETE_DIR_SUFFIX}",
-            Uuid::new_v4().simple()
-        ));
-        std::fs::rename(&dir, &doomed).map_err(|e| LogError::io(&dir, e))?;
-        fsync_dir(&parent).map_err(|e| LogError::io(&parent, e))?;
-        tracing::info!(
-            "Log for partition {tp} is renamed to {} and is scheduled for deletion",
-            doomed.display()
-        );
-        remove_in_background(doomed);
+        match self.rename_aside(tp, log.dir(), DELETE_DIR_SUFFIX) {
+            Ok(renamed) => {
+                tracing::info!(
+                    "Log for partition {tp} is renamed to {} and is scheduled for deletion",
+                    renamed.display()
+                );
+                if let Some(parent) = log.dir().parent() {
+                    self.cleaner.manager().remove_partition(parent, tp);
+                }
+                Ok(Some(DetachedLog { log, renamed }))
+            }
+            Err(e) => {
+                self.logs.write().insert(tp.clone(), log);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes a detached log's directory in the background.
+    pub fn finish_delete(&self, detached: DetachedLog) {
+        remove_in_background(detached.renamed);
+    }
+
+    /// Renames a detached log's directory back and puts the log in service again.
+    pub fn undo_delete(&self, detached: DetachedLog) -> Result<(), LogError> {
+        let DetachedLog { log, renamed } = detached;
+        fs::rename(&renamed, log.dir()).map_err(|e| {
+            tracing::error!(
+                "Could not rename {} back to {}: {e}; the log of {} is lost at the next start-up",
+                renamed.display(),
+                log.dir().display(),
+                log.topic_partition()
+            );
+            LogError::io(&renamed, e)
+        })?;
+        self.logs.write().insert(log.topic_partition().clone(), log);
+        Ok(())
+    }
+
+    /// Deletes the log of `tp` (detach, then remove in the background). Deleting an unknown
+    /// partition does nothing.
+    pub fn delete(&self, tp: &TopicPartition) -> Result<(), LogError> {
+        if let Some(detached) = self.detach(tp)? {
+            self.finish_delete(detached);
+        }
         Ok(())
     }
 
@@ -304,61 +480,108 @@ impl LogManager {
         }
     }
 
-    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` in every dir.
+    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` in every dir
+    /// (all dirs are tried; the first error is returned).
     pub fn checkpoint(&self) -> Result<(), LogError> {
         let logs = self.all_logs();
+        let mut result = Ok(());
         for dir in &self.log_dirs {
-            let here: Vec<&Arc<UnifiedLog>> = logs
-                .iter()
-                .filter(|l| l.dir().parent() == Some(dir.as_path()))
-                .collect();
-            let recovery: Vec<(TopicPartition, i64)> = here
-                .iter()
-                .map(|l| (l.topic_partition().clone(), l.recovery_point()))
-                .collect();
-            let starts: Vec<(TopicPartition, i64)> = here
-                .iter()
-                .filter(|l| {
-                    l.segment_base_offsets()
-                        .first()
-                        .is_some_and(|b| l.log_start_offset() > *b)
-                })
-                .map(|l| (l.topic_partition().clone(), l.log_start_offset()))
-                .collect();
-            for (name, entries) in [
-                (RECOVERY_POINT_CHECKPOINT, recovery),
-                (LOG_START_OFFSET_CHECKPOINT, starts),
-            ] {
-                let path = dir.join(name);
-                checkpoint::write(&path, &entries).map_err(|e| LogError::MalformedFile {
-                    path,
-                    reason: e.to_string(),
-                })?;
+            if let Err(e) = self.checkpoint_dir(dir, &logs) {
+                self.failed_dirs.lock().insert(dir.clone());
+                if result.is_ok() {
+                    result = Err(e);
+                }
             }
+        }
+        result
+    }
+
+    fn checkpoint_dir(&self, dir: &Path, logs: &[Arc<UnifiedLog>]) -> Result<(), LogError> {
+        let here: Vec<&Arc<UnifiedLog>> = logs
+            .iter()
+            .filter(|l| l.dir().parent() == Some(dir))
+            .collect();
+        let recovery: Vec<(TopicPartition, i64)> = here
+            .iter()
+            .map(|l| (l.topic_partition().clone(), l.recovery_point()))
+            .collect();
+        let starts: Vec<(TopicPartition, i64)> = here
+            .iter()
+            .filter(|l| {
+                l.segment_base_offsets()
+                    .first()
+                    .is_some_and(|b| l.log_start_offset() > *b)
+            })
+            .map(|l| (l.topic_partition().clone(), l.log_start_offset()))
+            .collect();
+        for (name, entries) in [
+            (RECOVERY_POINT_CHECKPOINT, recovery),
+            (LOG_START_OFFSET_CHECKPOINT, starts),
+        ] {
+            let path = dir.join(name);
+            checkpoint::write(&path, &entries).map_err(|e| LogError::MalformedFile {
+                path,
+                reason: e.to_string(),
+            })?;
         }
         Ok(())
     }
 
     /// Clean shutdown: flush every log, trim indexes, snapshot producer state, write the
-    /// checkpoints, then the clean-shutdown marker in each dir.
+    /// checkpoints, then the clean-shutdown marker in each dir, except in a dir that saw an
+    /// I/O error since start-up: the next start-up then recovers its logs from their recovery
+    /// points instead of trusting them. Offline logs are left as they are for that recovery.
+    /// Every log and dir is tried; the first error is returned.
     pub fn shutdown(&self) -> Result<(), LogError> {
         tracing::info!("Shutting down.");
         self.cleaner.shutdown();
-        for log in self.all_logs() {
-            log.close()?;
+        let logs = self.all_logs();
+        let mut result = Ok(());
+        let mut keep_first = |r: Result<(), LogError>| {
+            if let Err(e) = r {
+                tracing::error!("Error during log shutdown: {e}");
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        };
+        for log in logs.iter().filter(|l| !l.is_offline()) {
+            keep_first(log.close());
         }
-        self.checkpoint()?;
+        keep_first(self.checkpoint());
         for dir in &self.log_dirs {
-            let path = dir.join(CLEAN_SHUTDOWN_FILE);
-            let file = std::fs::File::create(&path).map_err(|e| LogError::io(&path, e))?;
-            std::io::Write::write_all(&mut &file, br#"{"version":0,"brokerEpoch":-1}"#)
-                .map_err(|e| LogError::io(&path, e))?;
-            fsync_file(&file).map_err(|e| LogError::io(&path, e))?;
-            fsync_dir(dir).map_err(|e| LogError::io(dir, e))?;
+            let saw_errors = self.failed_dirs.lock().contains(dir)
+                || logs
+                    .iter()
+                    .any(|l| l.dir().parent() == Some(dir.as_path()) && l.saw_io_error());
+            if saw_errors {
+                tracing::warn!(
+                    "Not marking log dir {} clean: it saw I/O errors, so the next start-up recovers its logs",
+                    dir.display()
+                );
+                continue;
+            }
+            keep_first(write_clean_shutdown_marker(dir));
         }
         tracing::info!("Shutdown complete.");
-        Ok(())
+        result
     }
+}
+
+/// Writes `.kafka_cleanshutdown` durably in `dir`; a marker that could not be made durable
+/// is removed again, so start-up never trusts a shutdown that did not finish.
+fn write_clean_shutdown_marker(dir: &Path) -> Result<(), LogError> {
+    let path = dir.join(CLEAN_SHUTDOWN_FILE);
+    let written = std::fs::File::create(&path)
+        .and_then(|file| {
+            fs::write_all(&file, br#"{"version":0,"brokerEpoch":-1}"#, &path)?;
+            fs::sync_file(&file, &path)
+        })
+        .and_then(|()| fsync_dir(dir));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&path);
+        LogError::io(&path, e)
+    })
 }
 
 /// Loads every partition directory of one log dir with up to `threads` loader threads.
@@ -523,7 +746,7 @@ mod tests {
             &mgr.get_or_create(&TopicPartition::new("t", 0), id, LogConfig::default())
                 .expect("get")
         ));
-        t0.append_as_leader(batch(3, 5, 10), 0).expect("append");
+        t0.append_as_leader(&batch(3, 5, 10), 0).expect("append");
         std::fs::create_dir_all(dirs[0].join("__cluster_metadata-0")).expect("metadata dir");
         std::fs::write(dirs[0].join("meta.properties"), "version=1\n").expect("meta");
         mgr.shutdown().expect("shutdown");
@@ -573,9 +796,9 @@ mod tests {
                 LogConfig::default(),
             )
             .expect("create");
-        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        log.append_as_leader(&batch(2, 5, 10), 0).expect("append");
         mgr.checkpoint().expect("checkpoint");
-        log.append_as_leader(batch(2, 5, 10), 0).expect("append");
+        log.append_as_leader(&batch(2, 5, 10), 0).expect("append");
         let path = log.dir().join("00000000000000000000.log");
         drop((log, mgr)); // no shutdown: a crash
         let mut bytes = std::fs::read(&path).expect("read");
@@ -605,7 +828,7 @@ mod tests {
             .get_or_create(&TopicPartition::new("t", 0), Uuid::nil(), config)
             .expect("create");
         for _ in 0..3 {
-            log.append_as_leader(batch(1, 0, 10), 0).expect("append");
+            log.append_as_leader(&batch(1, 0, 10), 0).expect("append");
         }
         mgr.flush_dirty_logs(now_ms());
         assert_eq!(log.recovery_point(), 3);

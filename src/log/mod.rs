@@ -14,7 +14,11 @@ pub mod compression;
 pub mod control;
 mod crc;
 mod error;
+#[cfg(test)]
+mod fault_tests;
+mod file_records;
 mod index;
+mod leader_epoch;
 mod log_manager;
 mod offset_index;
 mod partition_metadata;
@@ -29,13 +33,15 @@ mod unified_log;
 use std::fmt;
 
 pub use batch::{
-    BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, ValidatedBatch, assign_offsets,
+    AppendOrigin, BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, ValidatedBatch, assign_offsets,
     check_stored_batch, validate_produce_batches,
 };
 pub use crc::{crc32c, crc32c_reference};
 pub use error::{LogError, RecordError};
-pub use log_manager::{LogDirDescription, LogManager};
+pub use file_records::FileRecords;
+pub use log_manager::{DetachedLog, LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;
+pub use partition_metadata::topic_id_to_string;
 pub use producer_state::{BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager};
 pub use segment::LogSegment;
 pub use time_index::TimeIndex;
@@ -106,10 +112,10 @@ impl Isolation {
 }
 
 /// What a fetch read from the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FetchDataInfo {
-    /// Zero or more whole batches, exactly as stored.
-    pub records: bytes::Bytes,
+    /// Zero or more whole batches of one segment, exactly as stored.
+    pub records: FileRecords,
     /// Offset up to which records are committed (the log end offset on a single node).
     pub high_watermark: i64,
     /// The last stable offset: below it every transaction is decided.

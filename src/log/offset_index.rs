@@ -35,10 +35,11 @@ impl OffsetIndex {
     }
 
     /// Records that the batch ending at `offset` starts at byte `position`. Ignored unless
-    /// `offset` is past the last entry (entries must ascend). Returns false if the index is full.
-    pub fn append(&mut self, offset: i64, position: u32) -> bool {
+    /// `offset` is past the last entry (entries must ascend). `Ok(false)` if the index is full;
+    /// an error if the entry could not be written.
+    pub fn append(&mut self, offset: i64, position: u32) -> Result<bool, LogError> {
         if self.last_offset().is_some_and(|last| offset <= last) {
-            return true;
+            return Ok(true);
         }
         let rel = (offset - self.base_offset) as i32;
         let mut entry = [0u8; ENTRY_SIZE];
@@ -71,6 +72,11 @@ impl OffsetIndex {
     /// Drops every entry (before a rebuild).
     pub fn reset(&mut self) {
         self.index.truncate_entries(0);
+    }
+
+    /// Forgets entries from `n` on (undoing the entries of a failed append).
+    pub fn truncate_entries(&mut self, n: usize) {
+        self.index.truncate_entries(n);
     }
 
     /// Kafka's sanity check: offsets ascend and positions ascend, and none is below the base.
@@ -136,10 +142,13 @@ mod tests {
             (100, 0),
             "empty index starts at the segment"
         );
-        assert!(idx.append(109, 0));
-        assert!(idx.append(119, 4096));
-        assert!(idx.append(129, 8192));
-        assert!(idx.append(125, 9000), "non-ascending entries are ignored");
+        assert!(idx.append(109, 0).expect("append"));
+        assert!(idx.append(119, 4096).expect("append"));
+        assert!(idx.append(129, 8192).expect("append"));
+        assert!(
+            idx.append(125, 9000).expect("append"),
+            "non-ascending entries are ignored"
+        );
         assert_eq!(idx.entries(), 3);
         assert_eq!(idx.lookup(99), (100, 0));
         assert_eq!(idx.lookup(109), (109, 0));

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use super::error::LogError;
-use crate::base::fsync::fsync_file;
+use crate::base::fs;
 
 /// File name inside the partition directory.
 pub const PARTITION_METADATA_FILE: &str = "partition.metadata";
@@ -28,10 +28,10 @@ pub fn write(dir: &Path, topic_id: Uuid) -> Result<(), LogError> {
     let path = dir.join(PARTITION_METADATA_FILE);
     let tmp = dir.join(format!("{PARTITION_METADATA_FILE}.tmp"));
     let text = format!("version: 0\ntopic_id: {}\n", topic_id_to_string(topic_id));
-    std::fs::write(&tmp, text).map_err(|e| LogError::io(&tmp, e))?;
-    let file = std::fs::File::open(&tmp).map_err(|e| LogError::io(&tmp, e))?;
-    fsync_file(&file).map_err(|e| LogError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, e))
+    let file = std::fs::File::create(&tmp).map_err(|e| LogError::io(&tmp, e))?;
+    fs::write_all(&file, text.as_bytes(), &tmp).map_err(|e| LogError::io(&tmp, e))?;
+    fs::sync_file(&file, &tmp).map_err(|e| LogError::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, e))
 }
 
 /// Reads the topic id; `None` if the file does not exist (Kafka writes it lazily).

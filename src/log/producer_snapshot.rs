@@ -9,12 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::crc::crc32c;
 use super::error::LogError;
-use crate::base::fsync::fsync_file;
+use crate::base::fs;
 
 /// Suffix of snapshot files.
 pub const SNAPSHOT_SUFFIX: &str = ".snapshot";
@@ -87,15 +86,15 @@ pub fn write(path: &Path, entries: &[SnapshotEntry], sync: bool) -> Result<(), L
     }
     let crc = crc32c(&buf[HEADER_SIZE..]);
     buf[2..6].copy_from_slice(&crc.to_be_bytes());
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(path)
         .map_err(|e| LogError::io(path, e))?;
-    file.write_all(&buf).map_err(|e| LogError::io(path, e))?;
+    fs::write_all(&file, &buf, path).map_err(|e| LogError::io(path, e))?;
     if sync {
-        fsync_file(&file).map_err(|e| LogError::io(path, e))?;
+        fs::sync_file(&file, path).map_err(|e| LogError::io(path, e))?;
     }
     Ok(())
 }

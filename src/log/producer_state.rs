@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use super::TopicPartition;
-use super::batch::{BatchHeader, NO_SEQUENCE, increment_sequence};
+use super::batch::{AppendOrigin, BatchHeader, NO_SEQUENCE, increment_sequence};
 use super::control::{ControlRecordType, EndTxnMarker};
 use super::error::LogError;
 use super::producer_snapshot::{self, SnapshotEntry};
@@ -215,6 +215,7 @@ impl ProducerStateManager {
         header: &BatchHeader,
         offset: i64,
         pending: &HashMap<i64, ProducerStateEntry>,
+        origin: AppendOrigin,
     ) -> Result<(), LogError> {
         let pid = header.producer_id;
         let current = pending.get(&pid).or_else(|| self.producers.get(&pid));
@@ -231,7 +232,9 @@ impl ProducerStateManager {
             });
         }
         let first = header.base_sequence;
-        let out_of_order = if header.producer_epoch != epoch {
+        let out_of_order = if origin == AppendOrigin::Coordinator {
+            false
+        } else if header.producer_epoch != epoch {
             first != 0 && epoch != NO_PRODUCER_EPOCH
         } else {
             epoch != NO_PRODUCER_EPOCH && !in_sequence(last_seq, first)
@@ -522,7 +525,7 @@ mod tests {
 
     fn append(m: &mut ProducerStateManager, h: &BatchHeader) -> Result<(), LogError> {
         let pending = HashMap::new();
-        m.check_sequence(h, h.base_offset, &pending)?;
+        m.check_sequence(h, h.base_offset, &pending, AppendOrigin::Client)?;
         let mut p = HashMap::new();
         p.insert(h.producer_id, m.updated_entry(h, &pending));
         m.apply(p);

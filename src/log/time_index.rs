@@ -39,20 +39,26 @@ impl TimeIndex {
 
     /// Adds `(timestamp, offset)` if `timestamp` is above the last entry's. Unless
     /// `skip_full_check`, the last slot is kept free for the entry written on roll, as Kafka does.
-    pub fn maybe_append(&mut self, timestamp: i64, offset: i64, skip_full_check: bool) {
+    /// An error if the entry could not be written.
+    pub fn maybe_append(
+        &mut self,
+        timestamp: i64,
+        offset: i64,
+        skip_full_check: bool,
+    ) -> Result<(), LogError> {
         if !skip_full_check && self.is_full() {
-            return;
+            return Ok(());
         }
         if self
             .last_entry()
             .is_some_and(|(ts, off)| timestamp <= ts || offset < off)
         {
-            return;
+            return Ok(());
         }
         let mut entry = [0u8; ENTRY_SIZE];
         entry[..8].copy_from_slice(&timestamp.to_be_bytes());
         entry[8..].copy_from_slice(&((offset - self.base_offset) as i32).to_be_bytes());
-        self.index.push(&entry);
+        self.index.push(&entry).map(|_| ())
     }
 
     /// The entry with the largest timestamp <= `target`, or `(-1, base_offset)` if none.
@@ -78,6 +84,16 @@ impl TimeIndex {
         self.index.truncate_entries(0);
     }
 
+    /// Number of entries.
+    pub fn entries(&self) -> usize {
+        self.index.entries()
+    }
+
+    /// Forgets entries from `n` on (undoing the entries of a failed append).
+    pub fn truncate_entries(&mut self, n: usize) {
+        self.index.truncate_entries(n);
+    }
+
     /// Timestamps and offsets ascend.
     pub fn is_sane(&self) -> bool {
         (1..self.index.entries()).all(|n| {
@@ -89,11 +105,6 @@ impl TimeIndex {
     /// Kafka's `TimeIndex.isFull`: one slot short of capacity, so the roll entry always fits.
     pub fn is_full(&self) -> bool {
         self.index.entries() + 1 >= self.index.max_entries()
-    }
-
-    /// Number of entries written.
-    pub fn entries(&self) -> usize {
-        self.index.entries()
     }
 
     /// See [`MmapIndex::trim`].
@@ -131,10 +142,10 @@ mod tests {
         )
         .expect("open");
         assert_eq!(idx.lookup(5), (-1, 10));
-        idx.maybe_append(100, 12, false);
-        idx.maybe_append(100, 13, false);
-        idx.maybe_append(90, 14, false);
-        idx.maybe_append(200, 20, false);
+        idx.maybe_append(100, 12, false).expect("append");
+        idx.maybe_append(100, 13, false).expect("append");
+        idx.maybe_append(90, 14, false).expect("append");
+        idx.maybe_append(200, 20, false).expect("append");
         assert_eq!(idx.last_entry(), Some((200, 20)));
         assert_eq!(idx.lookup(99), (-1, 10));
         assert_eq!(idx.lookup(150), (100, 12));
@@ -148,11 +159,11 @@ mod tests {
     fn keeps_the_last_slot_for_the_roll_entry() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut idx = TimeIndex::open(&dir.path().join("x.timeindex"), 0, Some(24)).expect("open");
-        idx.maybe_append(1, 1, false);
+        idx.maybe_append(1, 1, false).expect("append");
         assert!(idx.is_full());
-        idx.maybe_append(2, 2, false);
+        idx.maybe_append(2, 2, false).expect("append");
         assert_eq!(idx.last_entry(), Some((1, 1)));
-        idx.maybe_append(3, 3, true);
+        idx.maybe_append(3, 3, true).expect("append");
         assert_eq!(idx.last_entry(), Some((3, 3)));
     }
 }

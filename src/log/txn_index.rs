@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 
 use super::error::LogError;
-use crate::base::fsync::fsync_file;
+use crate::base::fs;
 
 /// Suffix of aborted transaction index files.
 pub const TXN_INDEX_SUFFIX: &str = ".txnindex";
@@ -178,7 +178,7 @@ impl TransactionIndex {
         }
         let position = (inner.entries.len() * ABORTED_TXN_SIZE) as u64;
         if let Some(file) = &inner.file {
-            file.write_all_at(&txn.encode(), position)
+            fs::write_all_at(file, &txn.encode(), position, &self.path)
                 .map_err(|e| LogError::io(&self.path, e))?;
         }
         inner.entries.push(txn);
@@ -241,7 +241,7 @@ impl TransactionIndex {
     /// Forces the file to disk.
     pub fn flush(&self) -> Result<(), LogError> {
         match &self.inner.lock().file {
-            Some(file) => fsync_file(file).map_err(|e| LogError::io(&self.path, e)),
+            Some(file) => fs::sync_file(file, &self.path).map_err(|e| LogError::io(&self.path, e)),
             None => Ok(()),
         }
     }

@@ -1,15 +1,24 @@
-//! The cluster metadata a KRaft controller would keep: which topics exist, their ids,
-//! partition counts and configuration overrides.
+//! The cluster metadata a KRaft controller keeps: which topics exist, their ids, partitions
+//! and leader epochs, dynamic configs, finalized features and producer-id blocks.
 //!
-//! On a single node there is no quorum to replicate to, so the catalog is a small JSON file in
-//! the metadata log dir, rewritten atomically on every change (topic changes are rare; produce
-//! and fetch never touch it).
+//! It is kept exactly as Kafka keeps it, as records of the `__cluster_metadata-0` log in the
+//! metadata log dir (`cluster_log`, `records`), so Apache Kafka can start on a Strom directory
+//! and Strom on Kafka's. On a single node there is no quorum to replicate to: each change is
+//! one batch, fsynced before it is visible (topic changes are rare; produce and fetch never
+//! touch the log).
 
 mod catalog;
+mod cluster_log;
+mod config_admin;
+mod features;
+mod records;
 mod topic_admin;
 mod topic_name;
 
 pub use catalog::{CatalogError, TopicCatalog, TopicInfo};
+pub use cluster_log::MetadataLogError;
+pub use config_admin::{ConfigChanges, ConfigOp};
+pub use features::{FeatureUpdate, SAFE_DOWNGRADE, SUPPORTED_FEATURES, UPGRADE};
 pub use topic_admin::{NewTopic, TopicAdmin, TopicDefaults, TopicError};
 pub use topic_name::{InvalidTopicName, unify_collision_chars, validate_topic_name};
 

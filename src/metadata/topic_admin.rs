@@ -9,6 +9,7 @@
 //! this layer never imports the coordinators above it.
 
 use super::{TopicCatalog, TopicInfo, unify_collision_chars, validate_topic_name};
+use crate::config::KafkaConfig;
 use crate::log::{LogManager, TopicPartition};
 use kafka_protocol::ResponseError;
 use parking_lot::{Mutex, RwLock};
@@ -57,6 +58,9 @@ pub struct TopicDefaults {
     pub num_partitions: i32,
     /// `default.replication.factor`, for auto-created topics.
     pub default_replication_factor: i16,
+    /// The broker's static configuration, which dynamic broker configs are checked against
+    /// and layered on.
+    pub broker: Arc<KafkaConfig>,
 }
 
 /// Called with the name of each deleted topic.
@@ -65,13 +69,15 @@ type DeletionListener = Box<dyn Fn(&str) + Send + Sync>;
 /// Creates, grows and deletes topics (catalog entry plus partition logs).
 pub struct TopicAdmin {
     /// The topic catalog changes are recorded in.
-    catalog: Arc<TopicCatalog>,
+    pub(super) catalog: Arc<TopicCatalog>,
     /// The partition logs created and deleted with their topics.
-    logs: Arc<LogManager>,
+    pub(super) logs: Arc<LogManager>,
     /// Settings for defaults and validation.
-    defaults: TopicDefaults,
+    pub(super) defaults: TopicDefaults,
     /// Serialises changes so name checks and log creation are atomic.
-    lock: Mutex<()>,
+    pub(super) lock: Mutex<()>,
+    /// Replication-factor keys already warned about (one message per key).
+    warned: Mutex<std::collections::HashSet<&'static str>>,
     /// Told about each deletion after it happened.
     deletion_listeners: RwLock<Vec<DeletionListener>>,
 }
@@ -88,6 +94,7 @@ impl TopicAdmin {
             logs,
             defaults,
             lock: Mutex::new(()),
+            warned: Mutex::new(std::collections::HashSet::new()),
             deletion_listeners: RwLock::new(Vec::new()),
         }
     }
@@ -127,6 +134,7 @@ impl TopicAdmin {
             partitions: topic.partitions,
             overrides: topic.configs,
             config,
+            leader_epochs: vec![0; usize::try_from(topic.partitions).unwrap_or(0)],
         };
         if validate_only {
             return Ok(Arc::new(info));
@@ -139,6 +147,13 @@ impl TopicAdmin {
             let tp = TopicPartition::new(info.name.clone(), p);
             if let Err(e) = self.logs.get_or_create(&tp, info.id, info.config.clone()) {
                 warn!("Failed to create log for {tp}: {e}");
+                // Roll back: nothing of a failed creation may be reused by the next one.
+                for created in 0..p {
+                    let tp = TopicPartition::new(info.name.clone(), created);
+                    if let Err(e) = self.logs.delete(&tp) {
+                        warn!("Failed to remove log {tp} of a failed topic creation: {e}");
+                    }
+                }
                 let _ = self.catalog.remove(&info.name);
                 return Err(TopicError::new(
                     ResponseError::KafkaStorageError,
@@ -227,6 +242,7 @@ impl TopicAdmin {
         if let Some(t) = self.catalog.get(name) {
             return Ok(t);
         }
+        let replication_factor = self.forgiven_replication_factor(name, replication_factor);
         let topic = NewTopic {
             name,
             partitions,
@@ -237,6 +253,40 @@ impl TopicAdmin {
             warn!("Failed to create internal topic {name}: {}", e.message);
             ResponseError::CoordinatorNotAvailable
         })
+    }
+
+    /// The replication factor an internal topic is created with. Kafka's default of 3 for
+    /// `offsets.topic.replication.factor` / `transaction.state.log.replication.factor` cannot
+    /// be met by one broker: when it comes from Kafka's default (not the file), the topic gets
+    /// the broker count and one WARN names the key; when the file sets it, Kafka's behaviour
+    /// stays (no topic, COORDINATOR_NOT_AVAILABLE) and one ERROR names the key and the fix.
+    fn forgiven_replication_factor(&self, topic: &str, requested: i16) -> i16 {
+        const BROKERS: i16 = 1;
+        let key = match topic {
+            super::CONSUMER_OFFSETS_TOPIC => "offsets.topic.replication.factor",
+            super::TRANSACTION_STATE_TOPIC => "transaction.state.log.replication.factor",
+            _ => return requested,
+        };
+        if requested <= BROKERS {
+            return requested;
+        }
+        let explicit = self.defaults.broker.originals.contains_key(key);
+        let first = self.warned.lock().insert(key);
+        if explicit {
+            if first {
+                tracing::error!(
+                    "{key}={requested} is set in the configuration, but this cluster has {BROKERS} broker: {topic} cannot be created and its coordinator stays unavailable. Set {key}={BROKERS} (or remove the line) and restart."
+                );
+            }
+            requested
+        } else {
+            if first {
+                warn!(
+                    "{key} defaults to {requested}, more than the {BROKERS} broker of this cluster: creating {topic} with replication factor {BROKERS}. Set {key} in the configuration to silence this."
+                );
+            }
+            BROKERS
+        }
     }
 
     /// Creates `topic`, or returns the existing one if another creator won the race.
@@ -250,21 +300,48 @@ impl TopicAdmin {
         }
     }
 
-    /// Deletes a topic: catalog entry, then every partition log; listeners hear of it after
-    /// the catalog no longer has it.
+    /// Deletes a topic: every partition log is taken out of service and its directory renamed
+    /// for deletion, then the catalog entry goes, then listeners hear of it and the directories
+    /// are removed in the background. If a rename or the catalog change fails, everything done
+    /// is undone and the error returned: a delete never reports success without happening.
     pub fn delete(&self, info: &TopicInfo) -> Result<(), TopicError> {
         let _admin = self.lock.lock();
-        self.catalog
-            .remove(&info.name)
-            .map_err(|e| TopicError::new(ResponseError::KafkaStorageError, e.to_string()))?;
+        let storage_error = |e: &dyn std::fmt::Display| {
+            TopicError::new(
+                ResponseError::KafkaStorageError,
+                format!("Could not delete topic {}: {e}", info.name),
+            )
+        };
+        let mut detached = Vec::new();
+        let mut failure = None;
+        for p in 0..info.partitions {
+            let tp = TopicPartition::new(info.name.clone(), p);
+            match self.logs.detach(&tp) {
+                Ok(Some(d)) => detached.push(d),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!("Failed to delete log for {tp}: {e}");
+                    failure = Some(storage_error(&e));
+                    break;
+                }
+            }
+        }
+        if failure.is_none()
+            && let Err(e) = self.catalog.remove(&info.name)
+        {
+            failure = Some(storage_error(&e));
+        }
+        if let Some(failure) = failure {
+            for d in detached {
+                let _ = self.logs.undo_delete(d);
+            }
+            return Err(failure);
+        }
         for listener in self.deletion_listeners.read().iter() {
             listener(&info.name);
         }
-        for p in 0..info.partitions {
-            let tp = TopicPartition::new(info.name.clone(), p);
-            if let Err(e) = self.logs.delete(&tp) {
-                warn!("Failed to delete log for {tp}: {e}");
-            }
+        for d in detached {
+            self.logs.finish_delete(d);
         }
         info!("Deleted topic {} with topic ID {}", info.name, info.id);
         Ok(())

@@ -3,11 +3,17 @@
 
 mod background;
 mod connection;
-mod frame;
+/// Public for the fuzz harness (`fuzz/`, `tests/fuzz.rs`), which feeds arbitrary bytes through
+/// the framing and header parsing every connection uses.
+pub mod frame;
+mod limits;
 mod listen;
+pub mod rlimit;
+mod transport;
 
 use crate::config::{KafkaConfig, Listener};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::transaction::{TransactionCoordinator, TxnConfig};
 use crate::coordinator::{ProducerIdError, ProducerIdManager};
 use crate::handlers::{BrokerState, FetchSessionCache};
 use crate::log::{LogError, LogManager, TopicPartition};
@@ -46,6 +52,12 @@ pub enum ServerError {
     /// The log cleaner could not start (e.g. a dedupe buffer too small for one key).
     #[error("{0}")]
     LogCleaner(String),
+    /// `max.connections.per.ip.overrides` is malformed.
+    #[error(transparent)]
+    ConnectionLimits(#[from] limits::OverridesError),
+    /// The open-file limit is too low for the logs on disk.
+    #[error(transparent)]
+    OpenFiles(#[from] rlimit::TooFewOpenFiles),
     /// Every listener is a controller listener.
     #[error(
         "No listener to serve clients on: every listener in 'listeners' is a controller listener"
@@ -65,6 +77,7 @@ struct BoundListener {
 pub struct Broker {
     state: Arc<BrokerState>,
     listeners: Vec<BoundListener>,
+    quotas: Arc<limits::ConnectionQuotas>,
 }
 
 impl Broker {
@@ -72,7 +85,13 @@ impl Broker {
     /// from formatted storage (`meta.properties`).
     pub async fn start(config: KafkaConfig, cluster_id: String) -> Result<Broker, ServerError> {
         let config = Arc::new(config);
-        let catalog = TopicCatalog::load(&config.metadata_log_dir, config.log.clone())?;
+        let limit = rlimit::raise_open_file_limit();
+        let (partitions, segments) = LogManager::count_on_disk(&config.log_dirs);
+        rlimit::check_open_files(limit, &config.log_dirs, partitions, segments)?;
+        let catalog =
+            TopicCatalog::load(&config.metadata_log_dir, config.node_id, config.log.clone())?;
+        // Dynamic broker configs recorded in the metadata log take precedence over the file.
+        catalog.apply_broker_defaults(config.log_defaults(&catalog.dynamic_broker_configs()));
         let threads = config.num_recovery_threads_per_data_dir.max(1) as usize;
         let logs = {
             let lookup = |topic: &str| {
@@ -91,13 +110,18 @@ impl Broker {
                     topic: t.name.clone(),
                     partition: p,
                 };
-                if logs.get(&tp).is_none() {
-                    logs.get_or_create(&tp, t.id, t.config.clone())?;
-                }
+                let log = match logs.get(&tp) {
+                    Some(log) => log,
+                    None => logs.get_or_create(&tp, t.id, t.config.clone())?,
+                };
+                log.set_leader_epoch(t.leader_epoch(p));
             }
         }
-        let producer_ids = ProducerIdManager::open(&config.metadata_log_dir)?;
         let catalog = Arc::new(catalog);
+        let producer_ids = Arc::new(ProducerIdManager::open(
+            catalog.clone(),
+            &config.metadata_log_dir,
+        )?);
         let logs = Arc::new(logs);
         let topic_admin = TopicAdmin::new(
             catalog.clone(),
@@ -106,6 +130,7 @@ impl Broker {
                 node_id: config.node_id,
                 num_partitions: config.num_partitions,
                 default_replication_factor: config.default_replication_factor,
+                broker: config.clone(),
             },
         );
         let groups = Arc::new(GroupCoordinator::new(
@@ -115,6 +140,22 @@ impl Broker {
         let on_delete = groups.clone();
         topic_admin.on_topic_deleted(move |topic| on_delete.on_topic_deleted(topic));
         groups.attach_existing(&topic_admin);
+        let quotas = Arc::new(limits::ConnectionQuotas::new(
+            config.max_connections,
+            config.max_connections_per_ip,
+            &config.max_connections_per_ip_overrides,
+        )?);
+        let fetch_sessions = FetchSessionCache::new(
+            usize::try_from(config.max_incremental_fetch_session_cache_slots).unwrap_or(0),
+        );
+        let transactions = Arc::new(TransactionCoordinator::new(
+            config.node_id,
+            TxnConfig::from_broker(&config),
+            producer_ids.clone(),
+            logs.clone(),
+            groups.clone(),
+        ));
+        transactions.attach_existing(&topic_admin);
         let listeners = bind_listeners(&config).await?;
         let state = Arc::new(BrokerState {
             node_id: config.node_id,
@@ -124,10 +165,15 @@ impl Broker {
             logs,
             topic_admin,
             producer_ids,
-            fetch_sessions: FetchSessionCache::default(),
+            fetch_sessions,
             groups,
+            transactions,
         });
-        Ok(Broker { state, listeners })
+        Ok(Broker {
+            state,
+            listeners,
+            quotas,
+        })
     }
 
     /// The addresses the client listeners are bound to (useful with port 0).
@@ -159,7 +205,12 @@ impl Broker {
                 "Awaiting socket connections on {} (listener {}, advertised as {}:{}).",
                 l.local, l.listener.name, l.advertised.host, l.advertised.port
             );
-            accept_loops.spawn(accept_loop(l, conn_tx.clone(), stop_rx.clone()));
+            accept_loops.spawn(accept_loop(
+                l,
+                self.quotas.clone(),
+                conn_tx.clone(),
+                stop_rx.clone(),
+            ));
         }
         drop(conn_tx);
         info!(
@@ -174,14 +225,29 @@ impl Broker {
                 .collect::<Vec<_>>()
                 .join(",")
         );
+        let shared = Arc::new(connection::Shared {
+            state: self.state.clone(),
+            handling: tokio::sync::Semaphore::new(
+                usize::try_from(self.state.config.queued_max_requests)
+                    .unwrap_or(1)
+                    .max(1),
+            ),
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = conn_rx.recv() => match accepted {
-                    Some((stream, info)) => {
-                        let state = self.state.clone();
-                        connections.spawn(connection::serve(stream, state, info, stop_rx.clone()));
+                    Some((stream, info, slot)) => {
+                        let (reader, writer) = stream.into_split();
+                        connections.spawn(connection::serve(
+                            reader,
+                            writer,
+                            shared.clone(),
+                            info,
+                            stop_rx.clone(),
+                            slot,
+                        ));
                     }
                     None => break,
                 },
@@ -191,6 +257,7 @@ impl Broker {
         info!("[KafkaServer id={}] shutting down", self.state.node_id);
         let _ = stop_tx.send(true);
         self.state.groups.shutdown();
+        self.state.transactions.shutdown();
         accept_loops.shutdown().await;
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while connections.join_next().await.is_some() {}
@@ -222,10 +289,15 @@ impl Broker {
     }
 }
 
-type Accepted = (tokio::net::TcpStream, crate::handlers::ConnectionInfo);
+type Accepted = (
+    tokio::net::TcpStream,
+    crate::handlers::ConnectionInfo,
+    limits::ConnectionGuard,
+);
 
 async fn accept_loop(
     l: BoundListener,
+    quotas: Arc<limits::ConnectionQuotas>,
     tx: tokio::sync::mpsc::Sender<Accepted>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -236,6 +308,24 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // Kafka's acceptor: wait while the broker is at max.connections, refuse an
+                // address over its own limit.
+                let slot = tokio::select! {
+                    s = quotas.acquire(peer.ip()) => s,
+                    _ = stop.changed() => return,
+                };
+                let slot = match slot {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        info!(
+                            "Rejected connection from {}, address already has the configured maximum of {} connections.",
+                            peer.ip(),
+                            e.limit
+                        );
+                        drop(stream);
+                        continue;
+                    }
+                };
                 let _ = stream.set_nodelay(true);
                 let advertised_host = if l.advertised.host.is_empty() {
                     stream
@@ -251,7 +341,7 @@ async fn accept_loop(
                     advertised_host,
                     advertised_port: i32::from(l.advertised.port),
                 };
-                if tx.send((stream, info)).await.is_err() {
+                if tx.send((stream, info, slot)).await.is_err() {
                     return;
                 }
             }
@@ -269,24 +359,35 @@ async fn accept_loop(
 async fn bind_listeners(config: &KafkaConfig) -> Result<Vec<BoundListener>, ServerError> {
     let mut bound = Vec::new();
     for l in &config.listeners {
-        if config.controller_listener_names.contains(&l.name) {
-            continue;
-        }
-        let sockets = listen::bind_host(&listen::SystemResolver, &l.host, l.port)
-            .await
-            .map_err(|f| ServerError::Bind {
-                address: f.address,
-                source: f.source,
-            })?;
+        let controller = config.controller_listener_names.contains(&l.name);
+        let sockets = match listen::bind_host(&listen::SystemResolver, &l.host, l.port).await {
+            Ok(sockets) => sockets,
+            // The controller listener serves only the admin tools' `--bootstrap-controller`;
+            // a taken port there costs those tools, not the clients.
+            Err(f) if controller => {
+                warn!(
+                    "Controller listener {} could not bind {}: {}; tools using --bootstrap-controller cannot reach this node",
+                    l.name, f.address, f.source
+                );
+                continue;
+            }
+            Err(f) => {
+                return Err(ServerError::Bind {
+                    address: f.address,
+                    source: f.source,
+                });
+            }
+        };
         for socket in sockets {
             let local = socket.local_addr().map_err(|source| ServerError::Bind {
                 address: format!("{}:{}", l.host, l.port),
                 source,
             })?;
+            // Controller listeners are never in advertised.listeners: they advertise themselves.
             let mut advertised = config
                 .advertised_listeners
                 .iter()
-                .find(|a| a.name == l.name)
+                .find(|a| a.name == l.name && !controller)
                 .cloned()
                 .unwrap_or_else(|| l.clone());
             if advertised.port == 0 {
@@ -300,7 +401,10 @@ async fn bind_listeners(config: &KafkaConfig) -> Result<Vec<BoundListener>, Serv
             });
         }
     }
-    if bound.is_empty() {
+    if bound
+        .iter()
+        .all(|b| config.controller_listener_names.contains(&b.listener.name))
+    {
         return Err(ServerError::NoListener);
     }
     Ok(bound)

@@ -10,6 +10,7 @@
 
 use super::StorageError;
 use crate::base::batch_encode::{data, encode_batches};
+use crate::base::fsync::fsync_file;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::records::Record;
 use std::fs::{self, File};
@@ -23,7 +24,7 @@ pub const METADATA_VERSION: &str = "4.1-IV1";
 /// Feature levels Kafka 4.1 writes for a new cluster, in its order (`metadata.version` first,
 /// then by name). `kraft.version` belongs to the Raft layer and features at level 0
 /// (`share.version`, `streams.version`) are left out, as Kafka leaves them out.
-const FEATURE_LEVELS: [(&str, i16); 4] = [
+pub const FEATURE_LEVELS: [(&str, i16); 4] = [
     ("metadata.version", 27),
     ("eligible.leader.replicas.version", 1),
     ("group.version", 1),
@@ -90,7 +91,7 @@ fn write_file(path: &Path, bytes: &[u8], read_only: bool) -> Result<(), StorageE
     let write = || -> std::io::Result<()> {
         let mut file = File::create(path)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        fsync_file(&file)?;
         if read_only {
             let mut perms = file.metadata()?.permissions();
             perms.set_readonly(true);

@@ -7,6 +7,7 @@
 
 use super::{StorageError, kafka_uuid};
 use crate::base::clock::UtcTime;
+use crate::base::fsync::{fsync_dir, fsync_file};
 use crate::config::properties::Properties;
 use std::fs::{self, File};
 use std::io::Write;
@@ -125,9 +126,9 @@ impl MetaProperties {
         let write = || -> std::io::Result<()> {
             let mut file = File::create(&tmp)?;
             file.write_all(self.to_text(SystemTime::now()).as_bytes())?;
-            file.sync_all()?;
+            fsync_file(&file)?;
             fs::rename(&tmp, &path)?;
-            File::open(dir)?.sync_all()
+            fsync_dir(dir)
         };
         write().map_err(StorageError::io(path))
     }

@@ -1,5 +1,6 @@
 //! Storage directories as Kafka lays them out: `meta.properties` in every log dir, the
-//! bootstrap metadata next to it, first-run formatting, and the broker's pid file.
+//! bootstrap metadata next to it, first-run formatting, the `.lock` that keeps a second broker
+//! out, and the broker's pid file.
 //!
 //! Everything written here is byte-compatible with Kafka 4.1's `kafka-storage format`, so a
 //! directory can move between Strom and Apache Kafka in either direction.
@@ -8,6 +9,7 @@ pub mod bootstrap;
 pub mod ensemble;
 pub mod format;
 pub mod kafka_uuid;
+pub mod lock;
 pub mod meta_properties;
 pub mod pid_file;
 
@@ -92,6 +94,12 @@ pub enum StorageError {
     /// The command line or configuration asks for something Kafka's storage tool refuses.
     #[error("{0}")]
     Invalid(String),
+    /// Another process (a Strom or Kafka broker) holds a log dir's `.lock`.
+    #[error(
+        "Failed to acquire lock on file .lock in {}. A Kafka instance in another process or thread is using this directory.",
+        .0.display()
+    )]
+    DirLocked(PathBuf),
     /// Another broker process holds the pid file.
     #[error("Another broker (pid {pid}) is running with {path}; stop it first")]
     AlreadyRunning {

@@ -80,7 +80,7 @@ pub fn read_pid(path: &Path) -> Result<Option<i32>, StorageError> {
 }
 
 /// Whether a process with this pid exists (signal 0 probes without signalling).
-fn is_alive(pid: i32) -> bool {
+pub fn is_alive(pid: i32) -> bool {
     // SAFETY: kill(2) with signal 0 only checks for the process; it has no memory effects.
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)

@@ -20,9 +20,9 @@ pub struct TestBroker {
     pub port: u16,
     pub dir: tempfile::TempDir,
     extra: Vec<(String, String)>,
-    /// Environment variables given to the process (test hooks), kept across restarts until
-    /// changed with [`TestBroker::set_env`].
-    env: Vec<(String, String)>,
+    /// Environment variables for the next launch (test hooks and fault injection, e.g.
+    /// `STROM_FAULT_TXN_CRASH`), kept across restarts until changed.
+    pub env: Vec<(String, String)>,
     /// Everything the broker logged, across restarts.
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -95,7 +95,10 @@ impl TestBroker {
 
     fn launch(&mut self) {
         self.write_config();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+        // STROM_TEST_BIN runs the tests against another build (e.g. the previous commit).
+        let bin = std::env::var_os("STROM_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_strom").into());
+        let mut child = Command::new(bin)
             .arg("server")
             .arg("--config")
             .arg(self.config_path())
@@ -103,7 +106,7 @@ impl TestBroker {
                 "RUST_LOG",
                 std::env::var("STROM_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -88,6 +88,15 @@ impl RawClient {
 
 /// Builds an uncompressed v2 record batch with `n` records (keys/values "k{i}"/"v{i}").
 pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
+    record_batch_with(n, producer, |i| Bytes::from(format!("v{i}")))
+}
+
+/// Like [`record_batch`], with record `i`'s value from `value(i)`.
+pub fn record_batch_with(
+    n: usize,
+    producer: Option<(i64, i16, i32)>,
+    value: impl Fn(usize) -> Bytes,
+) -> Bytes {
     use kafka_protocol::records::{
         Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
@@ -116,7 +125,7 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
             },
             timestamp: now + i as i64,
             key: Some(Bytes::from(format!("k{i}"))),
-            value: Some(Bytes::from(format!("v{i}"))),
+            value: Some(value(i)),
             headers: Default::default(),
         })
         .collect();

@@ -34,6 +34,7 @@ pub fn run_all(s: &mut Session) {
     groups(s);
     init_producer_id(s);
     describe_configs(s);
+    produce_records_checked(s);
     delete_topics(s);
 }
 
@@ -309,6 +310,70 @@ fn produce(s: &mut Session, batch: &Bytes) {
     );
     s.step("produce.acks_2", &produce_req("t1", 0, batch.clone(), 2), 9);
     s.step("produce.acks_1", &produce_req("t3", 1, batch.clone(), 1), 9);
+}
+
+/// Kafka's LogValidator walks every record, compressed or not: record structure, counts and
+/// decompression failures are refused at produce time.
+fn produce_records_checked(s: &mut Session) {
+    use crate::batches::{batch_bytes, compress, record};
+    let records = [record(0, 0, b"a"), record(1, 1, b"bc")].concat();
+    for (codec, name) in [(1, "gzip"), (2, "snappy"), (3, "lz4"), (4, "zstd")] {
+        let good = batch_bytes(codec, 2, &compress(codec as u8, false, &records));
+        s.step(
+            &format!("produce.records_{name}_good"),
+            &produce_req("t1", 0, good.into(), -1),
+            9,
+        );
+        let miscounted = batch_bytes(codec, 3, &compress(codec as u8, false, &records));
+        s.step(
+            &format!("produce.records_{name}_count_mismatch"),
+            &produce_req("t1", 0, miscounted.into(), -1),
+            9,
+        );
+        let mut compressed = compress(codec as u8, false, &records);
+        compressed.truncate(compressed.len() - 4);
+        s.step(
+            &format!("produce.records_{name}_truncated"),
+            &produce_req("t1", 0, batch_bytes(codec, 2, &compressed).into(), -1),
+            9,
+        );
+        let garbage = batch_bytes(codec, 2, b"these bytes are not compressed at all");
+        s.step(
+            &format!("produce.records_{name}_garbage"),
+            &produce_req("t1", 0, garbage.into(), -1),
+            9,
+        );
+    }
+    let xerial = batch_bytes(2, 2, &compress(2, true, &records));
+    s.step(
+        "produce.records_snappy_xerial_good",
+        &produce_req("t1", 0, xerial.into(), -1),
+        9,
+    );
+    // A zstd frame asking for a 2 GiB window (libzstd refuses more than 128 MiB by default).
+    let window = batch_bytes(4, 1, &[0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x01, 0, 0]);
+    s.step(
+        "produce.records_zstd_window_too_large",
+        &produce_req("t1", 0, window.into(), -1),
+        9,
+    );
+    // Uncompressed records whose fields do not add up to their length.
+    let mut short_value = record(0, 0, b"abc");
+    short_value[0] += 2; // two more bytes than the fields hold
+    short_value.extend_from_slice(&[0, 0]);
+    s.step(
+        "produce.records_record_size_mismatch",
+        &produce_req("t1", 0, batch_bytes(0, 1, &short_value).into(), -1),
+        9,
+    );
+    let mut bad_headers = record(0, 0, b"abc");
+    let last = bad_headers.len() - 1;
+    bad_headers[last] = 1; // header count -1
+    s.step(
+        "produce.records_negative_header_count",
+        &produce_req("t1", 0, batch_bytes(0, 1, &bad_headers).into(), -1),
+        9,
+    );
 }
 
 fn fetch_req(topic: &str, offset: i64) -> FetchRequest {

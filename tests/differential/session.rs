@@ -87,6 +87,42 @@ impl<'a> Session<'a> {
         (k, s)
     }
 
+    /// Sends `req` to Kafka only (`kafka`) or Strom only, without comparing (waiting for one
+    /// broker to be ready without changing the other's state).
+    pub fn send_one<R: Request>(
+        &mut self,
+        kafka: bool,
+        req: &R,
+        version: i16,
+    ) -> Option<R::Response> {
+        if kafka {
+            self.kafka.call(req, version)
+        } else {
+            self.strom.call(req, version)
+        }
+    }
+
+    /// Like [`Session::step_with`], but each broker gets its own request (e.g. carrying the
+    /// producer id that broker handed out).
+    pub fn step_each<R: Request>(
+        &mut self,
+        step: &str,
+        kafka_req: &R,
+        strom_req: &R,
+        version: i16,
+        norm: impl Fn(&mut R::Response),
+    ) -> (Option<R::Response>, Option<R::Response>)
+    where
+        R::Response: Debug,
+    {
+        let mut k = self.kafka.call(kafka_req, version);
+        let mut s = self.strom.call(strom_req, version);
+        k.iter_mut().for_each(&norm);
+        s.iter_mut().for_each(&norm);
+        self.compare_flat(step, &flatten(&k), &flatten(&s));
+        (k, s)
+    }
+
     /// [`Session::step_with`] without normalisation.
     pub fn step<R: Request>(
         &mut self,

@@ -47,7 +47,8 @@ def brew_install(formula)
   FileUtils.mkdir_p((build/"etc").to_s)
   FileUtils.cp_r(File.join(SOURCE_DIR, "etc", "kafka"), (build/"etc").to_s)
   Dir.chdir(build) { formula.install }
-  %w[strom kafka-storage kafka-server-start kafka-server-stop].each do |name|
+  %w[strom kafka-storage kafka-server-start kafka-server-stop kafka-topics kafka-console-producer
+     kafka-console-consumer kafka-consumer-groups].each do |name|
     raise "#{name} not installed" unless (formula.bin/name).executable?
   end
   formula.post_install

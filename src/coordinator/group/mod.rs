@@ -20,10 +20,12 @@ mod offsets;
 pub mod records;
 mod shard;
 mod timers;
+mod txn_offsets;
 
 pub use config::GroupConfig;
 pub use offsets::{CommittedOffset, FetchTopics, FetchedOffsets, PartitionCodes};
 pub use shard::Shard;
+pub use txn_offsets::{TxnCommit, TxnOffset};
 
 use crate::log::{TopicPartition, UnifiedLog};
 use crate::metadata::{CONSUMER_OFFSETS_TOPIC, TopicAdmin, TopicCatalog, is_internal_topic};
@@ -254,6 +256,17 @@ impl GroupCoordinator {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// The `__consumer_offsets` partition of `group_id` (the transaction coordinator adds it
+    /// to a transaction for AddOffsetsToTxn): by the topic's partitions once it exists, else
+    /// by `offsets.topic.num.partitions`.
+    pub fn partition_of(&self, group_id: &str) -> TopicPartition {
+        let partitions = self
+            .shards
+            .get()
+            .map_or(self.config.offsets_topic.num_partitions, |s| s.len() as i32);
+        TopicPartition::new(CONSUMER_OFFSETS_TOPIC, partition_for(group_id, partitions))
+    }
+
     /// A topic was deleted: every group forgets its committed offsets of it.
     pub fn on_topic_deleted(&self, topic: &str) {
         for handle in self.shards.get().into_iter().flatten() {
@@ -290,12 +303,40 @@ impl GroupCoordinator {
     }
 }
 
+/// Transaction markers written to `__consumer_offsets` complete transactional offset
+/// commits.
+impl crate::coordinator::transaction::MarkerListener for GroupCoordinator {
+    fn on_marker(&self, tp: &TopicPartition, producer_id: i64, commit: bool, offset: i64) {
+        if tp.topic != CONSUMER_OFFSETS_TOPIC {
+            return;
+        }
+        let handle = self
+            .shards
+            .get()
+            .and_then(|s| s.get(usize::try_from(tp.partition).ok()?));
+        if let Some(handle) = handle {
+            handle
+                .shard
+                .lock()
+                .complete_txn(producer_id, commit, offset);
+        }
+    }
+}
+
 /// Installs what was loaded and starts serving: loaded members must heartbeat within their
 /// session timeout, and the offset expiry check starts.
 fn activate(handle: &ShardHandle, loaded: load::Loaded) {
     {
         let mut shard = handle.shard.lock();
         shard.groups = loaded.groups;
+        shard.pending_txn = loaded.pending_txn;
+        shard.status = ShardStatus::Active;
+        for (pid, commit, offset) in std::mem::take(&mut shard.deferred_markers) {
+            // Markers the load read itself were applied by it.
+            if offset >= loaded.end_offset {
+                shard.complete_txn(pid, commit, offset);
+            }
+        }
         let (groups, mut ctx) = shard.split();
         for group in groups.values() {
             if let GroupKind::Classic(g) = &group.kind {

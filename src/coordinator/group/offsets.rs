@@ -37,7 +37,8 @@ impl From<OffsetValue> for CommittedOffset {
 }
 
 impl CommittedOffset {
-    fn to_value(&self) -> OffsetValue {
+    /// The stored form.
+    pub(super) fn to_value(&self) -> OffsetValue {
         OffsetValue {
             offset: self.offset,
             leader_epoch: self.leader_epoch,

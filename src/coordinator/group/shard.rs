@@ -8,6 +8,7 @@ use super::config::GroupConfig;
 use super::consumer::ConsumerGroup;
 use super::offsets::Offsets;
 use super::timers::{TimerKey, Timers};
+use super::txn_offsets::PendingOffset;
 use crate::base::batch_encode::encode_single_batch;
 use crate::log::UnifiedLog;
 use bytes::{Bytes, BytesMut};
@@ -152,19 +153,39 @@ impl Ctx<'_> {
     /// Appends records as one batch to the shard's partition, as Kafka's coordinator writes
     /// them: magic 2, uncompressed, no producer id, timestamped now.
     pub fn append(&self, records: Vec<KeyValue>) -> Result<(), AppendError> {
+        self.append_batch(records, None)
+    }
+
+    /// Appends records as one transactional batch of producer `producer_id` at `epoch`
+    /// (TxnOffsetCommit): they only count once the transaction's COMMIT marker follows.
+    pub fn append_transactional(
+        &self,
+        records: Vec<KeyValue>,
+        producer_id: i64,
+        epoch: i16,
+    ) -> Result<(), AppendError> {
+        self.append_batch(records, Some((producer_id, epoch)))
+    }
+
+    fn append_batch(
+        &self,
+        records: Vec<KeyValue>,
+        producer: Option<(i64, i16)>,
+    ) -> Result<(), AppendError> {
         if records.is_empty() {
             return Ok(());
         }
+        let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
         let batch: Vec<Record> = records
             .into_iter()
             .enumerate()
             .map(|(i, (key, value))| Record {
-                transactional: false,
+                transactional: producer.is_some(),
                 control: false,
                 delete_horizon: false,
                 partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
+                producer_id,
+                producer_epoch,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
                 sequence: -1,
@@ -180,7 +201,11 @@ impl Ctx<'_> {
         if buf.len() > max {
             return Err(AppendError::TooLarge { size: buf.len() });
         }
-        self.log.append_as_leader(buf, self.now_ms)?;
+        if producer.is_some() {
+            self.log.append_as_coordinator(&buf, self.now_ms)?;
+        } else {
+            self.log.append_as_leader(&buf, self.now_ms)?;
+        }
         Ok(())
     }
 }
@@ -199,6 +224,11 @@ pub struct Shard {
     pub groups: HashMap<String, Group>,
     /// Session, join, sync and retention deadlines, fired by the shard's timer task.
     pub timers: Timers<TimerKey>,
+    /// Transactional offset commits waiting for their transaction's marker, by producer id.
+    pub pending_txn: HashMap<i64, Vec<PendingOffset>>,
+    /// Markers reported while the shard was loading, as (producer id, commit, offset):
+    /// applied at activation when the load did not read them.
+    pub deferred_markers: Vec<(i64, bool, i64)>,
 }
 
 impl Shard {
@@ -211,6 +241,8 @@ impl Shard {
             log,
             groups: HashMap::new(),
             timers: Timers::default(),
+            pending_txn: HashMap::new(),
+            deferred_markers: Vec::new(),
         }
     }
 

@@ -17,14 +17,15 @@ use super::filter::{Filter, Scratch, control_kind};
 use super::offset_map::OffsetMap;
 use super::throttle::Throttler;
 use super::txn::CleanedTransactions;
-use super::{CleanError, CleanerStats};
+use super::{CleanError, CleanerStats, MAX_EXPANDED_BATCH};
 use crate::base::fsync::fsync_dir;
 use crate::log::LogError;
 use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
-use crate::log::compression::decompress;
-use crate::log::records::walk_records;
+use crate::log::compression::expand;
+use crate::log::records::next_record;
 use crate::log::segment::{
-    CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX, TIME_INDEX_SUFFIX, file_name,
+    BatchToAppend, CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX,
+    TIME_INDEX_SUFFIX, file_name,
 };
 use crate::log::txn_index::TXN_INDEX_SUFFIX;
 
@@ -238,30 +239,22 @@ impl Cleaner {
                 let body: &[u8] = if header.compression() == 0 {
                     stored
                 } else {
-                    expanded = decompress(header.compression(), stored)
+                    expanded = expand(header.compression(), stored, MAX_EXPANDED_BATCH)
                         .map_err(|e| CleanError::corrupt(&header, e))?;
                     &expanded
                 };
-                let mut full = false;
-                let map = &mut self.map;
-                walk_records(body, header.record_count, |record| {
+                let mut at = 0usize;
+                for _ in 0..header.record_count.max(0) {
+                    let record =
+                        next_record(body, &mut at).map_err(|e| CleanError::corrupt(&header, e))?;
                     let offset = header.base_offset + i64::from(record.offset_delta);
-                    if full {
-                        return;
-                    }
                     if let Some(key) = record.key.filter(|_| offset >= start) {
-                        if map.size() < max_keys {
-                            map.put(key, offset);
-                        } else {
-                            full = true;
-                            return;
+                        if self.map.size() >= max_keys {
+                            return Ok(true);
                         }
+                        self.map.put(key, offset);
                     }
                     stats.map_messages_read += 1;
-                })
-                .map_err(|e| CleanError::corrupt(&header, e))?;
-                if full {
-                    return Ok(true);
                 }
             }
             if header.last_offset() >= start {
@@ -403,7 +396,8 @@ impl Cleaner {
                 self.throttler
                     .maybe_throttle((position - chunk_start) as f64);
                 if !self.out.is_empty() {
-                    cleaned.append(&self.out, interval)?;
+                    let batches = split_batches(&self.out);
+                    cleaned.append(&batches, interval)?;
                     self.throttler.maybe_throttle(self.out.len() as f64);
                     self.out.clear();
                 }
@@ -420,6 +414,21 @@ impl Cleaner {
         }
         Ok(())
     }
+}
+
+/// The whole batches in `data` (the filter's output), as the segment appends them.
+fn split_batches(data: &[u8]) -> Vec<BatchToAppend<'_>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while let Some(header) = BatchHeader::parse(&data[at..]) {
+        let end = (at + header.size()).min(data.len());
+        match BatchToAppend::whole(&data[at..end]) {
+            Some(batch) => out.push(batch),
+            None => break,
+        }
+        at = end;
+    }
+    out
 }
 
 /// The header of the whole batch at `position` of a segment's data; an error if the bytes do

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 
 use super::offset_map::OffsetMap;
 use super::txn::CleanedTransactions;
-use super::{CleanError, CleanerStats};
+use super::{CleanError, CleanerStats, MAX_EXPANDED_BATCH};
 use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD, cleaned_attributes, write_batch};
-use crate::log::compression::{compress, decompress};
+use crate::log::compression::{compress, expand};
 use crate::log::control::{ControlBatch, ControlRecordType, parse_control_batch};
 use crate::log::records::{RecordView, next_record, write_record};
 use crate::log::unified_log::LastRecord;
@@ -108,7 +108,7 @@ impl Filter<'_> {
         let body: &[u8] = if header.compression() == 0 {
             stored
         } else {
-            *expanded = decompress(header.compression(), stored)
+            *expanded = expand(header.compression(), stored, MAX_EXPANDED_BATCH)
                 .map_err(|e| CleanError::corrupt(header, e))?;
             expanded
         };

@@ -54,6 +54,10 @@ use crate::log::unified_log::UnifiedLog;
 
 /// The test hook's environment variable (see the module docs).
 pub const PAUSE_ENV: &str = "STROM_TEST_CLEANER_PAUSE_AT";
+/// The most a stored compressed batch may expand to in the cleaner (which must hold a batch
+/// expanded to rewrite it); a batch expanding further makes the round fail and the partition
+/// uncleanable, as a corrupt batch does.
+const MAX_EXPANDED_BATCH: u64 = 128 << 20;
 /// Kafka's per-thread ceiling on the dedupe buffer.
 const MAX_MAP_BYTES_PER_THREAD: i64 = i32::MAX as i64;
 

@@ -7,8 +7,9 @@
 
 use crate::base::clock::now_ms;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::io::IoSlice;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,10 +20,11 @@ mod recover;
 
 use super::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use super::error::LogError;
+use super::file_records::SharedMapping;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
 use super::txn_index::{TXN_INDEX_SUFFIX, TransactionIndex};
-use crate::base::fsync::fsync_file;
+use crate::base::fs;
 use crate::config::LogConfig;
 
 /// Suffix of segment data files.
@@ -42,6 +44,26 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
 }
 
+/// One batch as it is written: its header with the broker's fields stamped, then the rest of
+/// the batch exactly as the producer sent it.
+pub struct BatchToAppend<'a> {
+    /// The stamped header.
+    pub header: [u8; RECORD_BATCH_OVERHEAD],
+    /// Everything after the header, untouched.
+    pub rest: &'a [u8],
+}
+
+impl<'a> BatchToAppend<'a> {
+    /// Splits a whole stored-form batch (at least a header long).
+    pub fn whole(batch: &'a [u8]) -> Option<BatchToAppend<'a>> {
+        let header = batch.get(..RECORD_BATCH_OVERHEAD)?.try_into().ok()?;
+        Some(BatchToAppend {
+            header,
+            rest: &batch[RECORD_BATCH_OVERHEAD..],
+        })
+    }
+}
+
 /// What recovering a segment found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecoveryOutcome {
@@ -59,6 +81,8 @@ pub struct ReadProgress {
     /// True when the read reached the end of the segment's data, so it may continue in the
     /// next segment.
     pub exhausted: bool,
+    /// The offset after the last batch read (`None` when nothing was read).
+    pub next_offset: Option<i64>,
 }
 
 struct SegmentState {
@@ -85,8 +109,11 @@ pub struct LogSegment {
     base_offset: i64,
     /// The `.log` file's path, for errors and deletion.
     log_path: PathBuf,
-    /// The `.log` file, written at `size` and read at positions below it.
-    file: File,
+    /// The `.log` file, written at `size` and read at positions below it; shared with the
+    /// fetch replies that send its bytes.
+    file: Arc<File>,
+    /// The one read-only mapping of the file that fetch replies borrow.
+    mapping: SharedMapping,
     /// Bytes of whole, indexed batches; readers never look past it.
     size: AtomicU64,
     /// The indexes and the timestamps that go with them, changed only by the appender.
@@ -108,7 +135,8 @@ impl LogSegment {
     }
 
     /// Like [`create`](Self::create), with `suffix` after each file name: the cleaner writes
-    /// its output as `<base>.log.cleaned` (and `.index.cleaned`, `.timeindex.cleaned`).
+    /// its output as `<base>.log.cleaned` (and `.index.cleaned`, `.timeindex.cleaned`,
+    /// `.txnindex.cleaned`).
     pub fn create_with_suffix(
         dir: &Path,
         base_offset: i64,
@@ -125,16 +153,34 @@ impl LogSegment {
             .truncate(true)
             .open(&log_path)
             .map_err(|e| LogError::io(&log_path, e))?;
-        let offset_index = OffsetIndex::open(&named(INDEX_SUFFIX), base_offset, Some(index_bytes))?;
-        let time_index =
-            TimeIndex::open(&named(TIME_INDEX_SUFFIX), base_offset, Some(index_bytes))?;
-        // A new segment has no aborted transactions: drop a leftover index of the same name.
-        let txn_index = TransactionIndex::open(&named(TXN_INDEX_SUFFIX), base_offset)?;
-        txn_index.delete_file()?;
+        let index_path = named(INDEX_SUFFIX);
+        let time_index_path = named(TIME_INDEX_SUFFIX);
+        let txn_index_path = named(TXN_INDEX_SUFFIX);
+        let indexes = OffsetIndex::open(&index_path, base_offset, Some(index_bytes)).and_then(
+            |offset_index| {
+                let time_index = TimeIndex::open(&time_index_path, base_offset, Some(index_bytes))?;
+                // A new segment has no aborted transactions: drop a leftover index of the same
+                // name.
+                let txn_index = TransactionIndex::open(&txn_index_path, base_offset)?;
+                txn_index.delete_file()?;
+                Ok((offset_index, time_index, txn_index))
+            },
+        );
+        let (offset_index, time_index, txn_index) = match indexes {
+            Ok(indexes) => indexes,
+            Err(e) => {
+                // Leave no half-created segment for start-up to find.
+                for path in [&log_path, &index_path, &time_index_path] {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(e);
+            }
+        };
         Ok(LogSegment {
             base_offset,
             log_path,
-            file,
+            file: Arc::new(file),
+            mapping: SharedMapping::new(),
             txn_index,
             size: AtomicU64::new(0),
             state: RwLock::new(SegmentState {
@@ -207,7 +253,8 @@ impl LogSegment {
         let segment = LogSegment {
             base_offset,
             log_path,
-            file,
+            file: Arc::new(file),
+            mapping: SharedMapping::new(),
             txn_index,
             size: AtomicU64::new(size),
             state: RwLock::new(SegmentState {
@@ -268,31 +315,72 @@ impl LogSegment {
     }
 
     /// Appends batches whose offsets are already assigned, writing them to the file (page
-    /// cache) and indexing them every `index_interval_bytes`.
-    pub fn append(&self, records: &[u8], index_interval_bytes: usize) -> Result<(), LogError> {
+    /// cache) with one vectored write of each stamped header and its untouched rest, and
+    /// indexing them every `index_interval_bytes`, then publishes the new size.
+    ///
+    /// All or nothing: if a write fails (a full disk), the bytes already written are cut off
+    /// again and the indexes rolled back, so the file never holds a partial batch past the
+    /// committed size. Only if that cut fails too is the error [`LogError::Inconsistent`].
+    pub fn append(
+        &self,
+        batches: &[BatchToAppend<'_>],
+        index_interval_bytes: usize,
+    ) -> Result<(), LogError> {
         let position = self.size();
-        self.file
-            .write_all_at(records, position)
-            .map_err(|e| LogError::io(&self.log_path, e))?;
-        // Publish the bytes before indexing them, so an index entry never points past what
-        // readers may read.
-        self.size
-            .store(position + records.len() as u64, Ordering::Release);
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(batches.len() * 2);
+        for b in batches {
+            slices.push(IoSlice::new(&b.header));
+            slices.push(IoSlice::new(b.rest));
+        }
+        let written =
+            match fs::write_all_vectored_at(&self.file, &mut slices, position, &self.log_path) {
+                Ok(n) => n,
+                Err(e) => return Err(self.undo_write(position, e)),
+            };
         let mut state = self.state.write();
-        let mut at = 0usize;
-        while let Some(header) = BatchHeader::parse(&records[at..]) {
-            if state.rolling_based_timestamp.is_none() && position == 0 && at == 0 {
+        let before = state.marks();
+        let mut at = position;
+        for b in batches {
+            let Some(header) = BatchHeader::parse(&b.header) else {
+                continue;
+            };
+            if state.rolling_based_timestamp.is_none() && at == 0 {
                 state.rolling_based_timestamp = Some(header.max_timestamp);
             }
-            index_batch(
-                &mut state,
-                &header,
-                position + at as u64,
-                index_interval_bytes,
-            );
-            at += header.size().max(RECORD_BATCH_OVERHEAD);
+            if let Err(e) = index_batch(&mut state, &header, at, index_interval_bytes) {
+                state.restore(before);
+                drop(state);
+                let cause = match e {
+                    LogError::Io { source, .. } => source,
+                    other => std::io::Error::other(other.to_string()),
+                };
+                return Err(self.undo_write(position, cause));
+            }
+            at += (b.header.len() + b.rest.len()) as u64;
         }
+        drop(state);
+        // Publish only now: readers never look past the size, so they never see a batch that
+        // a failed index write would take back. Index entries ahead of the size are harmless:
+        // lookups are for offsets below the published log end.
+        self.size.store(position + written, Ordering::Release);
         Ok(())
+    }
+
+    /// Cuts the file back to `position` after a failed append; the error to report.
+    fn undo_write(&self, position: u64, cause: std::io::Error) -> LogError {
+        match fs::set_len(&self.file, position, &self.log_path) {
+            Ok(()) => LogError::io(&self.log_path, cause),
+            Err(undo) => {
+                tracing::error!(
+                    "Could not truncate {} back to {position} bytes after a failed append ({cause}): {undo}",
+                    self.log_path.display()
+                );
+                LogError::Inconsistent {
+                    path: self.log_path.clone(),
+                    source: cause,
+                }
+            }
+        }
     }
 
     /// Kafka's `LogSegment.shouldRoll`: the append would overflow `segment.bytes`, the segment
@@ -326,7 +414,7 @@ impl LogSegment {
         let mut state = self.state.write();
         let (ts, off) = (state.max_timestamp, state.offset_of_max_timestamp);
         if ts >= 0 {
-            state.time_index.maybe_append(ts, off, true);
+            state.time_index.maybe_append(ts, off, true)?;
         }
         state.offset_index.trim()?;
         state.time_index.trim()
@@ -375,7 +463,7 @@ impl LogSegment {
 
     /// Forces the `.log` file and its indexes to disk.
     pub fn flush(&self) -> Result<(), LogError> {
-        fsync_file(&self.file).map_err(|e| LogError::io(&self.log_path, e))?;
+        fs::sync_file(&self.file, &self.log_path).map_err(|e| LogError::io(&self.log_path, e))?;
         let state = self.state.read();
         state.offset_index.flush()?;
         state.time_index.flush()?;
@@ -403,12 +491,13 @@ impl LogSegment {
 
 /// Kafka's per-batch index maintenance in `LogSegment.append`: track the max timestamp, and
 /// once more than `index.interval.bytes` were written since the last entry, index this batch.
+/// An error if an index entry could not be written.
 fn index_batch(
     state: &mut SegmentState,
     header: &BatchHeader,
     position: u64,
     index_interval_bytes: usize,
-) {
+) -> Result<(), LogError> {
     if header.max_timestamp > state.max_timestamp {
         state.max_timestamp = header.max_timestamp;
         state.offset_of_max_timestamp = header.last_offset();
@@ -416,12 +505,46 @@ fn index_batch(
     if state.bytes_since_last_index_entry > index_interval_bytes {
         state
             .offset_index
-            .append(header.last_offset(), position as u32);
+            .append(header.last_offset(), position as u32)?;
         let (ts, off) = (state.max_timestamp, state.offset_of_max_timestamp);
-        state.time_index.maybe_append(ts, off, false);
+        state.time_index.maybe_append(ts, off, false)?;
         state.bytes_since_last_index_entry = 0;
     }
     state.bytes_since_last_index_entry += header.size();
+    Ok(())
+}
+
+/// What an append changes in [`SegmentState`], saved to roll a failed append back.
+#[derive(Clone, Copy)]
+struct Marks {
+    offset_entries: usize,
+    time_entries: usize,
+    bytes_since_last_index_entry: usize,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    rolling_based_timestamp: Option<i64>,
+}
+
+impl SegmentState {
+    fn marks(&self) -> Marks {
+        Marks {
+            offset_entries: self.offset_index.entries(),
+            time_entries: self.time_index.entries(),
+            bytes_since_last_index_entry: self.bytes_since_last_index_entry,
+            max_timestamp: self.max_timestamp,
+            offset_of_max_timestamp: self.offset_of_max_timestamp,
+            rolling_based_timestamp: self.rolling_based_timestamp,
+        }
+    }
+
+    fn restore(&mut self, m: Marks) {
+        self.offset_index.truncate_entries(m.offset_entries);
+        self.time_index.truncate_entries(m.time_entries);
+        self.bytes_since_last_index_entry = m.bytes_since_last_index_entry;
+        self.max_timestamp = m.max_timestamp;
+        self.offset_of_max_timestamp = m.offset_of_max_timestamp;
+        self.rolling_based_timestamp = m.rolling_based_timestamp;
+    }
 }
 
 #[cfg(test)]
@@ -430,6 +553,7 @@ mod tests {
     use crate::log::TopicPartition;
     use crate::log::batch::test_support::batch;
     use crate::log::batch::{assign_offsets, validate_produce_batches};
+    use std::os::unix::fs::FileExt;
 
     /// Appends `n` batches of `per` records each, offsets from `base`.
     pub(crate) fn fill(seg: &LogSegment, base: i64, n: usize, per: usize, interval: usize) -> i64 {
@@ -441,8 +565,9 @@ mod tests {
         for i in 0..n {
             let mut b = batch(per, 1000 + i as i64, 100);
             let v = validate_produce_batches(&b, 1 << 20, &tp).expect("valid")[0];
-            assign_offsets(&mut b, next, None, v.records_max_timestamp);
-            seg.append(&b, interval).expect("append");
+            assign_offsets(&mut b, next, 0, None, v.records_max_timestamp);
+            let whole = BatchToAppend::whole(&b).expect("batch");
+            seg.append(&[whole], interval).expect("append");
             next += per as i64;
         }
         next
@@ -468,29 +593,47 @@ mod tests {
     }
 
     #[test]
-    fn read_into_returns_whole_batches_and_honours_kip74() {
+    fn read_returns_whole_batches_and_honours_kip74() {
         let dir = tempfile::tempdir().expect("tempdir");
         let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
         fill(&seg, 0, 10, 1, 4096);
         let one = seg.read_header(0).expect("io").expect("header").size();
-        let mut out = Vec::new();
-        let p = seg
-            .read_into(3, one * 2 + 5, false, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!((p.bytes, out.len(), p.exhausted), (one * 2, one * 2, false));
-        assert_eq!(BatchHeader::parse(&out).expect("header").base_offset, 3);
-        out.clear();
-        let p = seg
-            .read_into(3, 10, false, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!(p.bytes, 0, "too small without min_one_batch");
-        let p = seg
-            .read_into(3, 10, true, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!(p.bytes, one, "KIP-74: first batch whole");
-        out.clear();
-        let p = seg.read_into(8, 1 << 20, false, 9, &mut out).expect("read");
-        assert_eq!(p.bytes, one, "stops at the high watermark");
+        let (r, p) = seg.read(3, one * 2 + 5, false, i64::MAX).expect("read");
+        assert_eq!((p.bytes, r.len(), p.exhausted), (one * 2, one * 2, false));
+        assert_eq!(BatchHeader::parse(&r).expect("header").base_offset, 3);
+        assert_eq!(r.position(), 3 * one as u64);
+        let mut via_file = vec![0u8; r.len()];
+        r.read_at(0, &mut via_file).expect("pread");
+        assert_eq!(&via_file[..], &r[..], "file and mapping agree");
+        let (r, p) = seg.read(3, 10, false, i64::MAX).expect("read");
+        assert_eq!(
+            (p.bytes, r.len()),
+            (0, 0),
+            "too small without min_one_batch"
+        );
+        let (r, _) = seg.read(3, 10, true, i64::MAX).expect("read");
+        assert_eq!(r.len(), one, "KIP-74: first batch whole");
+        let (r, _) = seg.read(8, 1 << 20, false, 9).expect("read");
+        assert_eq!(r.len(), one, "stops at the high watermark");
+    }
+
+    #[test]
+    fn reads_share_one_mapping_while_any_is_alive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let seg = LogSegment::create(dir.path(), 0, 4096, 0).expect("create");
+        fill(&seg, 0, 4, 1, 4096);
+        let (a, _) = seg.read(0, 1 << 20, false, i64::MAX).expect("read");
+        let (b, _) = seg.read(1, 1 << 20, false, i64::MAX).expect("read");
+        let base = |r: &crate::log::FileRecords| r.as_ptr() as usize - r.position() as usize;
+        assert_eq!(base(&a), base(&b), "one mapping for both");
+        fill(&seg, 4, 4, 1, 4096);
+        let (c, _) = seg.read(5, 1 << 20, false, i64::MAX).expect("read");
+        assert_eq!(
+            base(&a),
+            base(&c),
+            "growth within the mapped step reuses it"
+        );
+        assert_eq!(BatchHeader::parse(&c).expect("header").base_offset, 5);
     }
 
     #[test]

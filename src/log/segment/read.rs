@@ -1,12 +1,12 @@
-//! Locating and reading batches in a segment: header scans from an index position and the
-//! single positioned read behind a fetch.
+//! Locating and reading batches in a segment: header scans from an index position, and the
+//! file slice behind a fetch.
 
-use bytes::Bytes;
 use std::os::unix::fs::FileExt;
 
 use super::{LogSegment, ReadProgress};
 use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use crate::log::error::LogError;
+use crate::log::file_records::FileRecords;
 
 impl LogSegment {
     /// Reads the batch header at byte `position`; `None` past the committed end or if the
@@ -89,125 +89,67 @@ impl LogSegment {
         Ok(Ok((start, want)))
     }
 
-    /// Length of the whole batches at the front of `read` below `max_offset_exclusive`, and
-    /// whether they reach the segment's end.
-    fn whole_batches(&self, read: &[u8], start: u64, max_offset_exclusive: i64) -> ReadProgress {
-        let mut end = 0usize;
-        while let Some(header) = BatchHeader::parse(&read[end..]) {
-            let batch_size = header.size();
-            if header.base_offset >= max_offset_exclusive
-                || batch_size < RECORD_BATCH_OVERHEAD
-                || end + batch_size > read.len()
-            {
-                break;
-            }
-            end += batch_size;
-        }
-        ReadProgress {
-            bytes: end,
-            exhausted: start + end as u64 >= self.size(),
-        }
-    }
-
-    /// Appends to `out` the whole batches starting with the one containing `offset`, at most
-    /// `max_bytes`, and none at or past `max_offset_exclusive`. With `min_one_batch` the first
-    /// batch is taken whole even if larger than `max_bytes` (KIP-74). One positioned read.
-    pub fn read_into(
+    /// The whole batches starting with the one containing `offset`: at
+    /// most `max_bytes`, none at or past `max_offset_exclusive`, and with `min_one_batch` the
+    /// first batch whole even if larger than `max_bytes` (KIP-74). Batch boundaries are found
+    /// by reading headers (61 bytes each); the records themselves are not read but returned as
+    /// a slice of the file, as Kafka's `LogSegment.read` returns `FileRecords`.
+    pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
         max_offset_exclusive: i64,
-        out: &mut Vec<u8>,
-    ) -> Result<ReadProgress, LogError> {
-        let (start, want) =
-            match self.fetch_range(offset, max_bytes, min_one_batch, max_offset_exclusive)? {
-                Ok(range) => range,
-                Err(exhausted) => {
-                    return Ok(ReadProgress {
-                        bytes: 0,
-                        exhausted,
-                    });
-                }
-            };
-        let old_len = out.len();
-        out.resize(old_len + want, 0);
-        if let Err(e) = self.file.read_exact_at(&mut out[old_len..], start) {
-            out.truncate(old_len);
-            return Err(LogError::io(&self.log_path, e));
-        }
-        let progress = self.whole_batches(&out[old_len..], start, max_offset_exclusive);
-        out.truncate(old_len + progress.bytes);
-        Ok(progress)
-    }
-
-    /// Like [`read_into`](Self::read_into), but maps the bytes instead of copying them: the
-    /// result borrows the page cache through a read-only mapping that lives as long as the
-    /// returned `Bytes`. A fetch then costs no buffer allocation, zeroing or read copy (the
-    /// response encoder copies once, straight from the page cache).
-    ///
-    /// Safe to map because a segment's `.log` only grows while the broker runs: the committed
-    /// range read here is never rewritten, and files are only truncated by recovery before any
-    /// reader exists. Deleting a segment unlinks it, which leaves mappings valid.
-    pub fn read_mapped(
-        &self,
-        offset: i64,
-        max_bytes: usize,
-        min_one_batch: bool,
-        max_offset_exclusive: i64,
-    ) -> Result<(Bytes, ReadProgress), LogError> {
+    ) -> Result<(FileRecords, ReadProgress), LogError> {
         let (start, want) =
             match self.fetch_range(offset, max_bytes, min_one_batch, max_offset_exclusive)? {
                 Ok(range) => range,
                 Err(exhausted) => {
                     return Ok((
-                        Bytes::new(),
+                        FileRecords::empty(),
                         ReadProgress {
                             bytes: 0,
                             exhausted,
+                            next_offset: None,
                         },
                     ));
                 }
             };
-        if want == 0 {
-            return Ok((
-                Bytes::new(),
-                ReadProgress {
-                    bytes: 0,
-                    exhausted: true,
-                },
-            ));
+        let limit = start + want as u64;
+        let mut end = start;
+        let mut next_offset = None;
+        while let Some(header) = self.read_header(end)? {
+            let batch_size = header.size() as u64;
+            if header.base_offset >= max_offset_exclusive
+                || header.size() < RECORD_BATCH_OVERHEAD
+                || end + batch_size > limit
+            {
+                break;
+            }
+            end += batch_size;
+            next_offset = Some(header.last_offset() + 1);
         }
-        let page = page_size();
-        let aligned = start - start % page;
-        let lead = (start - aligned) as usize;
-        // SAFETY: see the doc comment: the mapped range is committed, immutable data.
-        let map = unsafe {
-            memmap2::MmapOptions::new()
-                .offset(aligned)
-                .len(lead + want)
-                .map(&self.file)
-        }
-        .map_err(|e| LogError::io(&self.log_path, e))?;
-        let progress = self.whole_batches(&map[lead..], start, max_offset_exclusive);
-        let bytes = Bytes::from_owner(map).slice(lead..lead + progress.bytes);
-        Ok((bytes, progress))
+        let len = (end - start) as usize;
+        let records = FileRecords::slice(&self.file, &self.log_path, &self.mapping, start, len)?;
+        Ok((
+            records,
+            ReadProgress {
+                bytes: len,
+                exhausted: end >= self.size(),
+                next_offset,
+            },
+        ))
     }
 
-    /// Maps the committed bytes of the whole segment read-only, for the log cleaner's
-    /// sequential passes over segments that are no longer active (so never rewritten; see
-    /// [`read_mapped`](Self::read_mapped)). `None` for an empty segment.
-    pub fn map_all(&self) -> Result<Option<memmap2::Mmap>, LogError> {
+    /// The committed bytes of the whole segment, through its shared read-only mapping, for
+    /// the log cleaner's sequential passes over segments that are no longer active (so never
+    /// rewritten). `None` for an empty segment.
+    pub fn map_all(&self) -> Result<Option<FileRecords>, LogError> {
         let size = self.size() as usize;
         if size == 0 {
             return Ok(None);
         }
-        // SAFETY: see read_mapped: the mapped range is committed, immutable data.
-        let map = unsafe { memmap2::MmapOptions::new().len(size).map(&self.file) }
-            .map_err(|e| LogError::io(&self.log_path, e))?;
-        // Only a hint: a failure changes nothing but read-ahead.
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Some(map))
+        FileRecords::slice(&self.file, &self.log_path, &self.mapping, 0, size).map(Some)
     }
 
     /// Byte position from which a scan finds `offset`: the offset index entry at or below it.
@@ -236,12 +178,4 @@ impl LogSegment {
         }
         Ok(next)
     }
-}
-
-/// The OS page size (mapping offsets must be multiples of it: 4 KiB on x86_64 Linux, 16 KiB on
-/// Apple Silicon).
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 { size as u64 } else { 4096 }
 }

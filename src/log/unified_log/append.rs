@@ -5,36 +5,52 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use bytes::BytesMut;
-
 use super::{UnifiedLog, index_bytes};
-use crate::base::fsync::fsync_dir;
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
 use crate::log::batch::{
-    assign_offsets, check_create_time, check_keys_for_compaction, validate_produce_batches,
+    AppendOrigin, check_create_time, check_keys_for_compaction, stamp_header, validate_batches,
 };
 use crate::log::control::{EndTxnMarker, encode_end_txn_marker};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
-use crate::log::segment::LogSegment;
+use crate::log::segment::{BatchToAppend, LogSegment};
 use crate::log::txn_index::AbortedTxn;
 
 impl UnifiedLog {
     /// Validates `records` (one partition's produce payload: one or more v2 batches), answers
     /// an idempotent retry with the original offsets, checks producer sequences, assigns
-    /// offsets by rewriting batch headers in place, rolls the segment if due, writes the bytes
-    /// (in the page cache when this returns), flushes per `flush.messages`, and wakes fetchers.
-    pub fn append_as_leader(
+    /// offsets by stamping a copy of each batch header, rolls the segment if due, writes each
+    /// stamped header with the untouched rest of its batch (in the page cache when this
+    /// returns; the payload is never copied in memory), flushes per `flush.messages`, and
+    /// wakes fetchers.
+    pub fn append_as_leader(&self, records: &[u8], now_ms: i64) -> Result<LogAppendInfo, LogError> {
+        self.append(records, now_ms, AppendOrigin::Client)
+    }
+
+    /// A coordinator's append to its internal topic (Kafka's origin COORDINATOR): batches
+    /// may carry a producer id without sequence numbers (transactional offset commits), are
+    /// never taken for duplicates, and only their producer epoch is checked.
+    pub fn append_as_coordinator(
         &self,
-        mut records: BytesMut,
+        records: &[u8],
         now_ms: i64,
     ) -> Result<LogAppendInfo, LogError> {
+        self.append(records, now_ms, AppendOrigin::Coordinator)
+    }
+
+    fn append(
+        &self,
+        records: &[u8],
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<LogAppendInfo, LogError> {
+        self.check_online()?;
         let config = self.config();
         let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
-        let batches = validate_produce_batches(&records, max_message_bytes, &self.tp)?;
+        let batches = validate_batches(records, max_message_bytes, &self.tp, origin)?;
         if config.cleanup_policy.compact {
-            check_keys_for_compaction(&records, &batches, &self.tp)?;
+            check_keys_for_compaction(records, &batches, &self.tp)?;
         }
         let segment_bytes = usize::try_from(config.segment_bytes).unwrap_or(0);
         if records.len() > segment_bytes {
@@ -62,7 +78,7 @@ impl UnifiedLog {
 
         let mut producers = self.producers.lock();
         let log_start_offset = self.log_start_offset();
-        for batch in &batches {
+        for batch in batches.iter().filter(|_| origin == AppendOrigin::Client) {
             if let Some(dup) = producers.find_duplicate(&batch.header) {
                 return Ok(LogAppendInfo {
                     first_offset: dup.first_offset,
@@ -83,18 +99,29 @@ impl UnifiedLog {
         let mut next_offset = first_offset;
         let mut max_timestamp = -1i64;
         let mut pending = HashMap::new();
+        let mut to_write = Vec::with_capacity(batches.len());
         for batch in &batches {
             let header = batch.header;
             if header.producer_id >= 0 {
-                producers.check_sequence(&header, next_offset, &pending)?;
+                producers.check_sequence(&header, next_offset, &pending, origin)?;
             }
-            let bytes = &mut records[batch.position..batch.position + header.size()];
-            let stored_max = assign_offsets(
-                bytes,
+            let bytes = &records[batch.position..batch.position + header.size()];
+            let Some(mut stored_batch) = BatchToAppend::whole(bytes) else {
+                // Validation guarantees a whole header; a clear error rather than a panic.
+                return Err(LogError::CorruptMessage(format!(
+                    "batch at position {} of an append to {} is shorter than its header",
+                    batch.position, self.tp
+                )));
+            };
+            let stored_max = stamp_header(
+                &mut stored_batch.header,
+                stored_batch.rest,
                 next_offset,
+                self.leader_epoch(),
                 log_append_time,
                 batch.records_max_timestamp,
             );
+            to_write.push(stored_batch);
             if header.producer_id >= 0 {
                 let mut stored = header;
                 stored.base_offset = next_offset;
@@ -111,23 +138,27 @@ impl UnifiedLog {
         if segment.size() > 0
             && segment.should_roll(&config, records.len(), max_timestamp, last_offset, now_ms)
         {
-            segment = self.roll(&mut producers, first_offset, &config, now_ms)?;
+            segment =
+                self.durability
+                    .note(self.roll(&mut producers, first_offset, &config, now_ms))?;
         }
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
-        segment.append(&records, interval)?;
-        producers.apply(pending);
-        self.publish_first_unstable(&producers);
-        self.log_end_offset.store(next_offset, Ordering::Release);
-        drop(producers);
-
+        self.durability.note(segment.append(&to_write, interval))?;
         let appended = next_offset - first_offset;
         let unflushed = self
             .unflushed_messages
             .fetch_add(appended, Ordering::AcqRel)
             + appended;
         if unflushed >= config.flush_messages {
-            self.flush()?;
+            // Before publishing, as Kafka flushes under its append lock: a client told
+            // KAFKA_STORAGE_ERROR because the flush failed never finds the records readable.
+            self.flush_through(next_offset)?;
         }
+        producers.apply(pending);
+        self.publish_first_unstable(&producers);
+        self.log_end_offset.store(next_offset, Ordering::Release);
+        drop(producers);
+
         self.notify.notify_waiters();
         Ok(LogAppendInfo {
             first_offset,
@@ -152,39 +183,58 @@ impl UnifiedLog {
         marker: EndTxnMarker,
         now_ms: i64,
     ) -> Result<LogAppendInfo, LogError> {
+        self.check_online()?;
         let config = self.config();
         let records = encode_end_txn_marker(producer_id, producer_epoch, marker, now_ms);
         let mut producers = self.producers.lock();
         let offset = self.log_end_offset();
         producers.check_marker(producer_id, producer_epoch, &marker, offset)?;
-        let mut records = BytesMut::from(&records[..]);
-        assign_offsets(&mut records, offset, None, Some(now_ms));
+        let Some(mut batch) = BatchToAppend::whole(&records) else {
+            return Err(LogError::CorruptMessage(
+                "encoded transaction marker is shorter than a batch header".to_string(),
+            ));
+        };
+        stamp_header(
+            &mut batch.header,
+            batch.rest,
+            offset,
+            self.leader_epoch(),
+            None,
+            Some(now_ms),
+        );
         let mut segment = self.active_segment();
         if segment.size() > 0 && segment.should_roll(&config, records.len(), now_ms, offset, now_ms)
         {
-            segment = self.roll(&mut producers, offset, &config, now_ms)?;
+            segment = self
+                .durability
+                .note(self.roll(&mut producers, offset, &config, now_ms))?;
         }
         let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
-        segment.append(&records, interval)?;
+        self.durability.note(segment.append(&[batch], interval))?;
+        let unflushed = self.unflushed_messages.fetch_add(1, Ordering::AcqRel) + 1;
+        if unflushed >= config.flush_messages {
+            // Before publishing, as for data batches.
+            self.flush_through(offset + 1)?;
+        }
         if let Some((txn, lso)) =
             producers.apply_marker(producer_id, producer_epoch, &marker, offset, now_ms)
             && txn.is_aborted
         {
-            segment.txn_index().append(AbortedTxn {
+            // The marker is in the segment and the producer state moved on: a failed index
+            // write cannot be undone (Kafka recovers the index with the log dir).
+            let indexed = segment.txn_index().append(AbortedTxn {
                 producer_id,
                 first_offset: txn.first_offset,
                 last_offset: txn.last_offset,
                 last_stable_offset: lso,
-            })?;
+            });
+            self.durability
+                .note(indexed.map_err(LogError::into_inconsistent))?;
         }
         self.publish_first_unstable(&producers);
         self.log_end_offset.store(offset + 1, Ordering::Release);
         let log_start_offset = self.log_start_offset();
         drop(producers);
-        let unflushed = self.unflushed_messages.fetch_add(1, Ordering::AcqRel) + 1;
-        if unflushed >= config.flush_messages {
-            self.flush()?;
-        }
         self.notify.notify_waiters();
         Ok(LogAppendInfo {
             first_offset: offset,
@@ -197,8 +247,9 @@ impl UnifiedLog {
     }
 
     /// Starts a new active segment at `new_base`: the old one gets its final time index entry
-    /// and trimmed indexes, producer state is snapshotted at the new base, and the old segment
-    /// is fsynced in the background, after which the recovery point moves past it.
+    /// and trimmed indexes, producer state is snapshotted at the new base, and the background
+    /// flusher fsyncs every segment below the new base, after which the recovery point moves
+    /// there. A roll that fails leaves the old segment active.
     fn roll(
         &self,
         producers: &mut ProducerStateManager,
@@ -208,42 +259,41 @@ impl UnifiedLog {
     ) -> Result<Arc<LogSegment>, LogError> {
         let started = Instant::now();
         let old = self.active_segment();
-        old.on_become_inactive()?;
         let segment = Arc::new(LogSegment::create(
             &self.dir,
             new_base,
             index_bytes(config),
             now_ms,
         )?);
+        if let Err(e) = old.on_become_inactive() {
+            if let Err(undo) = segment.delete_files() {
+                tracing::warn!("Could not remove the segment of a failed roll: {undo}");
+            }
+            return Err(e);
+        }
         self.segments.write().insert(new_base, Arc::clone(&segment));
-        producers.take_snapshot(new_base, false)?;
         tracing::info!(
             "[LocalLog partition={}, dir={}] Rolled new log segment at offset {new_base} in {} ms.",
             self.tp,
             self.parent_dir_display(),
             started.elapsed().as_millis()
         );
-        let recovery_point = Arc::clone(&self.recovery_point);
-        let dir = self.dir.clone();
-        let tp = self.tp.clone();
-        let flushed = std::thread::Builder::new()
-            .name(format!("flush-log-{tp}"))
-            .spawn(move || {
-                let result = old
-                    .flush()
-                    .and_then(|()| fsync_dir(&dir).map_err(|e| LogError::io(&dir, e)));
-                match result {
-                    Ok(()) => {
-                        recovery_point.fetch_max(new_base, Ordering::AcqRel);
-                    }
-                    Err(e) => tracing::error!(
-                        "Error while flushing log for {tp} in dir {}: {e}",
-                        dir.display()
-                    ),
-                }
-            });
-        if let Err(e) = flushed {
-            tracing::warn!("Could not start the background flush of {}: {e}", self.tp);
+        let unsynced: Vec<Arc<LogSegment>> = self
+            .segments_from(self.recovery_point())
+            .into_iter()
+            .filter(|s| s.base_offset() < new_base)
+            .collect();
+        self.durability.flush_in_background(unsynced, new_base);
+        // The new segment is in place: a snapshot that cannot be written only means a longer
+        // producer-state rebuild after a crash.
+        if let Err(e) = self
+            .durability
+            .note(producers.take_snapshot(new_base, false))
+        {
+            tracing::warn!(
+                "[LocalLog partition={}] Could not write the producer snapshot at {new_base}: {e}",
+                self.tp
+            );
         }
         Ok(segment)
     }
@@ -265,8 +315,8 @@ mod tests {
     #[test]
     fn assigns_consecutive_offsets() {
         let (_root, log) = new_log(LogConfig::default());
-        let a = log.append_as_leader(batch(3, 100, 10), 0).expect("append");
-        let b = log.append_as_leader(batch(2, 200, 10), 0).expect("append");
+        let a = log.append_as_leader(&batch(3, 100, 10), 0).expect("append");
+        let b = log.append_as_leader(&batch(2, 200, 10), 0).expect("append");
         assert_eq!((a.first_offset, a.last_offset, a.record_count), (0, 2, 3));
         assert_eq!((b.first_offset, b.last_offset), (3, 4));
         assert_eq!(a.log_append_time, -1);
@@ -285,7 +335,7 @@ mod tests {
         };
         let (_root, log) = new_log(config);
         let info = log
-            .append_as_leader(batch(2, 100, 10), 777)
+            .append_as_leader(&batch(2, 100, 10), 777)
             .expect("append");
         assert_eq!(info.log_append_time, 777);
         let data = log.read(0, 1 << 20, false).expect("read").records;
@@ -302,7 +352,7 @@ mod tests {
         };
         let (_root, log) = new_log(config);
         let err = log
-            .append_as_leader(batch(5, 1, 100), 0)
+            .append_as_leader(&batch(5, 1, 100), 0)
             .expect_err("too large");
         assert_eq!(err.error_code(), 10);
         let config = LogConfig {
@@ -311,13 +361,13 @@ mod tests {
         };
         log.update_config(config);
         let err = log
-            .append_as_leader(batch(1, 1, 100), 0)
+            .append_as_leader(&batch(1, 1, 100), 0)
             .expect_err("bigger than a segment");
         assert_eq!(err.error_code(), 18);
         log.update_config(LogConfig::default());
         let future = 1_000 + LogConfig::default().message_timestamp_after_max_ms;
         let err = log
-            .append_as_leader(batch(1, future, 1), 999)
+            .append_as_leader(&batch(1, future, 1), 999)
             .expect_err("future timestamp");
         assert_eq!(err.error_code(), 32);
         assert_eq!(log.log_end_offset(), 0);
@@ -352,12 +402,12 @@ mod tests {
             ..LogConfig::default()
         };
         let (_root, log) = new_log(config);
-        log.append_as_leader(batch(1, 10_000, 10), 0)
+        log.append_as_leader(&batch(1, 10_000, 10), 0)
             .expect("append");
-        log.append_as_leader(batch(1, 10_500, 10), 0)
+        log.append_as_leader(&batch(1, 10_500, 10), 0)
             .expect("append");
         assert_eq!(log.segment_count(), 1);
-        log.append_as_leader(batch(1, 11_001, 10), 0)
+        log.append_as_leader(&batch(1, 11_001, 10), 0)
             .expect("append");
         assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     }
@@ -366,12 +416,12 @@ mod tests {
     fn idempotent_duplicate_gap_and_epoch() {
         let (_root, log) = new_log(LogConfig::default());
         let first = log
-            .append_as_leader(idempotent_batch(3, 1, 5, 42, 0, 0), 0)
+            .append_as_leader(&idempotent_batch(3, 1, 5, 42, 0, 0), 0)
             .expect("first");
-        log.append_as_leader(batch(2, 1, 5), 0)
+        log.append_as_leader(&batch(2, 1, 5), 0)
             .expect("other traffic");
         let retry = log
-            .append_as_leader(idempotent_batch(3, 1, 5, 42, 0, 0), 0)
+            .append_as_leader(&idempotent_batch(3, 1, 5, 42, 0, 0), 0)
             .expect("retry");
         assert!(retry.duplicate);
         assert_eq!(
@@ -380,13 +430,13 @@ mod tests {
         );
         assert_eq!(log.log_end_offset(), 5, "duplicate wrote nothing");
         let gap = log
-            .append_as_leader(idempotent_batch(1, 1, 5, 42, 0, 7), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 5, 42, 0, 7), 0)
             .expect_err("gap");
         assert_eq!(gap.error_code(), 45);
-        let fenced = log.append_as_leader(idempotent_batch(1, 1, 5, 42, -1, 3), 0);
+        let fenced = log.append_as_leader(&idempotent_batch(1, 1, 5, 42, -1, 3), 0);
         assert_eq!(fenced.expect_err("old epoch").error_code(), 47);
         let next = log
-            .append_as_leader(idempotent_batch(1, 1, 5, 42, 0, 3), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 5, 42, 0, 3), 0)
             .expect("next seq");
         assert_eq!((next.first_offset, next.duplicate), (5, false));
         assert_eq!(log.log_end_offset(), 6);

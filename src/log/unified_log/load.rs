@@ -47,7 +47,7 @@ const SEGMENT_SUFFIXES: [&str; 4] = [
 
 impl UnifiedLog {
     /// Opens the log in `dir`. After a clean shutdown nothing is scanned beyond the last index
-    /// interval of the active segment; otherwise every segment from the one holding the
+    /// interval of the active segment, whose batches there are CRC-checked; otherwise every segment from the one holding the
     /// recovery point on is scanned with CRC checks, a torn tail truncated (and later segments
     /// dropped), and indexes rebuilt. Producer state comes from the newest snapshot at or
     /// below the log end plus the batches after it.
@@ -113,7 +113,16 @@ impl UnifiedLog {
             } else {
                 segment
             };
-            if must_recover || broken_index {
+            // A clean shutdown vouches for the files, but not for bytes a failed write left
+            // past the last batch: check the active segment's tail, and recover it if torn.
+            let torn_tail = active && !must_recover && !broken_index && !segment.tail_is_valid()?;
+            if torn_tail {
+                tracing::warn!(
+                    "{prefix} The active segment {} does not end in a whole, valid batch after a clean shutdown; recovering it",
+                    segment.log_path().display()
+                );
+            }
+            if must_recover || broken_index || torn_tail {
                 segment.txn_index().reset()?;
                 rebuild_txn_index_from.get_or_insert(base);
                 let outcome = segment.recover(interval)?;
@@ -460,7 +469,7 @@ mod tests {
         );
         assert_eq!(log.log_end_offset(), 10);
         let info = log
-            .append_as_leader(batch(1, 5, 5), 0)
+            .append_as_leader(&batch(1, 5, 5), 0)
             .expect("append after recovery");
         assert_eq!(info.first_offset, 10);
         assert_eq!(
@@ -490,7 +499,7 @@ mod tests {
         assert_eq!(log.log_end_offset(), 3);
         assert!(!log.dir().join("00000000000000000004.log").exists());
         assert_eq!(
-            log.append_as_leader(batch(1, 0, 5), 0)
+            log.append_as_leader(&batch(1, 0, 5), 0)
                 .expect("append")
                 .first_offset,
             3
@@ -504,7 +513,7 @@ mod tests {
             ..LogConfig::default()
         });
         append_n(&log, 20, 3, 100);
-        log.append_as_leader(idempotent_batch(2, 1, 5, 9, 0, 0), 0)
+        log.append_as_leader(&idempotent_batch(2, 1, 5, 9, 0, 0), 0)
             .expect("idempotent");
         let path = log.dir().join("00000000000000000000.log");
         let log = reopen(log, true);
@@ -525,7 +534,7 @@ mod tests {
             "from the shutdown snapshot"
         );
         let dup = log
-            .append_as_leader(idempotent_batch(2, 1, 5, 9, 0, 0), 0)
+            .append_as_leader(&idempotent_batch(2, 1, 5, 9, 0, 0), 0)
             .expect("retry");
         assert!(dup.duplicate);
         let log = reopen(log, false);
@@ -544,20 +553,20 @@ mod tests {
             ..LogConfig::default()
         });
         for seq in 0..6 {
-            log.append_as_leader(idempotent_batch(1, 1, 50, 5, 0, seq), 0)
+            log.append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, seq), 0)
                 .expect("append");
         }
         assert!(log.segment_count() > 1);
         let log = reopen(log, false);
         let dup = log
-            .append_as_leader(idempotent_batch(1, 1, 50, 5, 0, 5), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, 5), 0)
             .expect("retry");
         assert!(dup.duplicate, "last batch remembered after replay");
         let gap = log
-            .append_as_leader(idempotent_batch(1, 1, 50, 5, 0, 9), 0)
+            .append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, 9), 0)
             .expect_err("gap");
         assert_eq!(gap.error_code(), 45);
-        log.append_as_leader(idempotent_batch(1, 1, 50, 5, 0, 6), 0)
+        log.append_as_leader(&idempotent_batch(1, 1, 50, 5, 0, 6), 0)
             .expect("continues");
     }
 

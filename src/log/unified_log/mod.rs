@@ -7,6 +7,7 @@
 //! after a batch is fully written and indexed.
 
 mod append;
+mod durability;
 mod load;
 mod read;
 mod replace;
@@ -17,10 +18,14 @@ mod txn_tests;
 pub use load::LoadHints;
 pub use replace::LastRecord;
 
+use durability::Durability;
+#[cfg(test)]
+pub(crate) use durability::wait_for_flusher;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
@@ -28,6 +33,7 @@ use uuid::Uuid;
 
 use super::TopicPartition;
 use super::error::LogError;
+use super::leader_epoch::LeaderEpochCache;
 use super::partition_metadata;
 use super::producer_state::ProducerStateManager;
 use super::segment::LogSegment;
@@ -60,15 +66,20 @@ pub struct UnifiedLog {
     first_unstable_offset: AtomicI64,
     /// First offset still in the log (moves with retention).
     log_start_offset: AtomicI64,
-    /// Everything below this offset is fsynced; recovery after a crash starts here. Shared
-    /// with the flush threads started at a roll, which advance it when they finish.
-    recovery_point: Arc<AtomicI64>,
+    /// The recovery point and the log's health after I/O errors, shared with the background
+    /// flusher.
+    durability: Arc<Durability>,
     /// Messages appended since the last flush, for `flush.messages`.
     unflushed_messages: AtomicI64,
     /// When the log was last flushed, for `flush.ms`.
     last_flush_ms: AtomicI64,
     /// Wakes fetch long-polls waiting for data when an append publishes new offsets.
     notify: Notify,
+    /// The partition's leader epoch from the cluster metadata, stamped on every appended
+    /// batch (0 unless the partition was taken over from another leader).
+    leader_epoch: AtomicI32,
+    /// Where each leader epoch started (`leader-epoch-checkpoint`), for OffsetForLeaderEpoch.
+    epochs: Mutex<LeaderEpochCache>,
 }
 
 impl UnifiedLog {
@@ -87,9 +98,11 @@ impl UnifiedLog {
         segments.insert(0, Arc::new(segment));
         fsync_dir(dir).map_err(|e| LogError::io(dir, e))?;
         let producers = ProducerStateManager::new(tp.clone(), dir)?;
-        Ok(UnifiedLog::assemble(
-            dir, tp, topic_id, config, segments, producers, 0, 0, now_ms,
-        ))
+        let log =
+            UnifiedLog::assemble(dir, tp, topic_id, config, segments, producers, 0, 0, now_ms);
+        // A new partition's leader starts epoch 0 at offset 0, as Kafka records it.
+        log.epochs.lock().assign(dir, 0, 0)?;
+        Ok(log)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -104,6 +117,7 @@ impl UnifiedLog {
         log_end_offset: i64,
         now_ms: i64,
     ) -> UnifiedLog {
+        let durability = Arc::new(Durability::new(tp.clone(), dir, log_end_offset));
         let first_unstable = producers.first_unstable_offset().unwrap_or(i64::MAX);
         UnifiedLog {
             tp,
@@ -115,10 +129,12 @@ impl UnifiedLog {
             log_end_offset: AtomicI64::new(log_end_offset),
             first_unstable_offset: AtomicI64::new(first_unstable),
             log_start_offset: AtomicI64::new(log_start_offset),
-            recovery_point: Arc::new(AtomicI64::new(log_end_offset)),
+            durability,
             unflushed_messages: AtomicI64::new(0),
             last_flush_ms: AtomicI64::new(now_ms),
             notify: Notify::new(),
+            leader_epoch: AtomicI32::new(0),
+            epochs: Mutex::new(LeaderEpochCache::load(dir)),
         }
     }
 
@@ -145,6 +161,39 @@ impl UnifiedLog {
     /// Applies new topic configuration (AlterConfigs); takes effect from the next append.
     pub fn update_config(&self, config: LogConfig) {
         *self.config.write() = config;
+    }
+
+    /// The leader epoch appended batches are stamped with.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    /// Sets the leader epoch from the cluster metadata and records where it starts in
+    /// `leader-epoch-checkpoint` (a log without one, from before the file was kept, has only
+    /// ever been written in this epoch, so it starts at the log start offset).
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        let _appends = self.producers.lock();
+        self.leader_epoch.store(epoch, Ordering::Release);
+        let mut epochs = self.epochs.lock();
+        let start = if epochs.latest_epoch().is_none() {
+            self.log_start_offset()
+        } else {
+            self.log_end_offset()
+        };
+        if let Err(e) = epochs.assign(&self.dir, epoch, start) {
+            tracing::warn!(
+                "Error writing the leader epoch checkpoint of {}: {e}",
+                self.tp
+            );
+        }
+    }
+
+    /// OffsetForLeaderEpoch: the epoch at or below `requested` and the offset where it ended
+    /// (`(-1, -1)` for an epoch newer than any this log has).
+    pub fn end_offset_for_epoch(&self, requested: i32) -> (i32, i64) {
+        self.epochs
+            .lock()
+            .end_offset_for(requested, self.log_end_offset())
     }
 
     /// First offset still in the log.
@@ -233,7 +282,7 @@ impl UnifiedLog {
 
     /// Offset below which all data is known to be on disk; recovery starts here.
     pub fn recovery_point(&self) -> i64 {
-        self.recovery_point.load(Ordering::Acquire)
+        self.durability.recovery_point()
     }
 
     /// Bytes in all segment files.
@@ -256,16 +305,32 @@ impl UnifiedLog {
         &self.notify
     }
 
+    /// Whether any operation on this log's files failed since it was opened; its log dir is
+    /// then not marked clean at shutdown.
+    pub fn saw_io_error(&self) -> bool {
+        self.durability.saw_io_error()
+    }
+
+    /// Whether the log is offline after an I/O error it could not undo.
+    pub fn is_offline(&self) -> bool {
+        self.durability.is_offline()
+    }
+
+    /// `Err(Offline)` (KAFKA_STORAGE_ERROR) once the log is offline.
+    pub fn check_online(&self) -> Result<(), LogError> {
+        self.durability.check_online()
+    }
+
     /// Forces everything appended so far to disk (F_FULLFSYNC on macOS) and advances the
-    /// recovery point to the log end offset.
+    /// recovery point to the log end offset. A failed fsync takes the log offline.
     pub fn flush(&self) -> Result<(), LogError> {
-        let end = self.log_end_offset();
-        let recovery_point = self.recovery_point();
-        for segment in self.segments_from(recovery_point) {
-            segment.flush()?;
-        }
-        fsync_dir(&self.dir).map_err(|e| LogError::io(&self.dir, e))?;
-        self.recovery_point.fetch_max(end, Ordering::AcqRel);
+        self.flush_through(self.log_end_offset())
+    }
+
+    /// Forces everything below `end` to disk and moves the recovery point there.
+    fn flush_through(&self, end: i64) -> Result<(), LogError> {
+        let segments = self.segments_from(self.recovery_point());
+        self.durability.flush_up_to(&segments, end)?;
         self.unflushed_messages.store(0, Ordering::Release);
         Ok(())
     }
@@ -274,7 +339,9 @@ impl UnifiedLog {
     pub fn flush_if_due(&self, now_ms: i64) -> Result<(), LogError> {
         let flush_ms = self.config.read().flush_ms;
         let last = self.last_flush_ms.load(Ordering::Acquire);
-        if self.recovery_point() < self.log_end_offset() && now_ms.saturating_sub(last) >= flush_ms
+        if !self.is_offline()
+            && self.recovery_point() < self.log_end_offset()
+            && now_ms.saturating_sub(last) >= flush_ms
         {
             self.flush()?;
             self.last_flush_ms.store(now_ms, Ordering::Release);
@@ -283,12 +350,16 @@ impl UnifiedLog {
     }
 
     /// Clean close: flush, trim the active segment's indexes, and snapshot producer state at
-    /// the log end offset so the next start-up needs no scan.
+    /// the log end offset so the next start-up needs no scan. An offline log is left as it
+    /// is for start-up recovery.
     pub fn close(&self) -> Result<(), LogError> {
         let mut producers = self.producers.lock();
         self.flush()?;
-        self.active_segment().on_become_inactive()?;
-        producers.take_snapshot(self.log_end_offset(), true)
+        let closed = self
+            .active_segment()
+            .on_become_inactive()
+            .and_then(|()| producers.take_snapshot(self.log_end_offset(), true));
+        self.durability.note(closed)
     }
 
     /// Producer state for one producer id (tests and DescribeProducers).
@@ -346,7 +417,7 @@ pub(crate) mod test_util {
     /// Appends `n` single-batch produces of `per` records with timestamps from `ts`.
     pub fn append_n(log: &UnifiedLog, n: usize, per: usize, ts: i64) {
         for i in 0..n {
-            log.append_as_leader(batch(per, ts + i as i64, 50), 0)
+            log.append_as_leader(&batch(per, ts + i as i64, 50), 0)
                 .expect("append");
         }
     }

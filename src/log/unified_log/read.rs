@@ -1,19 +1,18 @@
 //! The fetch path and ListOffsets lookups.
 
-use bytes::Bytes;
-
 use super::UnifiedLog;
 use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
-use crate::log::compression::decompress;
+use crate::log::compression::reader;
 use crate::log::error::LogError;
 use crate::log::records::walk_records;
 use crate::log::segment::LogSegment;
-use crate::log::{FetchDataInfo, Isolation, TimestampAndOffset};
+use crate::log::{FetchDataInfo, FileRecords, Isolation, TimestampAndOffset};
 
 impl UnifiedLog {
-    /// Whole batches starting at the one containing `offset`, at most `max_bytes` in total
-    /// across segments; with `min_one_batch` the first batch comes whole even if larger
-    /// (KIP-74). Positioned reads located through the offset index; records are never parsed.
+    /// Whole batches starting at the one containing `offset`, at most `max_bytes`, from one
+    /// segment: the first holding data at or after `offset` (Kafka's `LocalLog.read`; the
+    /// client fetches again for the next segment). With `min_one_batch` the first batch comes
+    /// whole even if larger (KIP-74). The records are a slice of the segment file, not read.
     /// `OffsetOutOfRange` below the log start or above the log end; empty at the log end.
     pub fn read(
         &self,
@@ -34,6 +33,7 @@ impl UnifiedLog {
         min_one_batch: bool,
         isolation: Isolation,
     ) -> Result<FetchDataInfo, LogError> {
+        self.check_online()?;
         // The high watermark first: the LSO read after it is never past an open transaction.
         let high_watermark = self.high_watermark();
         let last_stable_offset = self.last_stable_offset();
@@ -50,38 +50,22 @@ impl UnifiedLog {
                 log_end_offset: high_watermark,
             });
         }
-        let mut records = Bytes::new();
+        let mut records = FileRecords::empty();
+        let mut next_offset = None;
         if offset < max_offset {
-            let mut segments = self.segments_from(offset).into_iter();
-            // The common case, a read within one segment, maps the bytes (no copy); a read
-            // that continues into later segments copies them into one buffer.
-            if let Some(first) = segments.next() {
-                let (mapped, progress) =
-                    first.read_mapped(offset, max_bytes, min_one_batch, max_offset)?;
-                let mut remaining = max_bytes.saturating_sub(progress.bytes);
-                records = mapped;
-                if progress.exhausted && remaining > 0 {
-                    let mut out = records.to_vec();
-                    for segment in segments {
-                        let progress = segment.read_into(
-                            offset,
-                            remaining,
-                            min_one_batch && out.is_empty(),
-                            max_offset,
-                            &mut out,
-                        )?;
-                        remaining = remaining.saturating_sub(progress.bytes);
-                        if !progress.exhausted || remaining == 0 {
-                            break;
-                        }
-                    }
-                    records = Bytes::from(out);
+            for segment in self.segments_from(offset) {
+                let (read, progress) =
+                    segment.read(offset, max_bytes, min_one_batch, max_offset)?;
+                records = read;
+                next_offset = progress.next_offset;
+                if !records.is_empty() || !progress.exhausted {
+                    break;
                 }
             }
         }
         let aborted_transactions = match isolation {
             Isolation::ReadUncommitted => None,
-            Isolation::ReadCommitted => Some(match last_batch_end(&records) {
+            Isolation::ReadCommitted => Some(match next_offset {
                 Some(upper) => self.collect_aborted_transactions(offset, upper),
                 None => Vec::new(),
             }),
@@ -101,6 +85,7 @@ impl UnifiedLog {
         &self,
         target: i64,
     ) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.check_online()?;
         let start = self.log_start_offset();
         for segment in self.segments_from(start) {
             if segment.max_timestamp_and_offset().0 < target {
@@ -125,6 +110,7 @@ impl UnifiedLog {
     /// ListOffsets `MAX_TIMESTAMP` (-3): the first record carrying the largest timestamp in the
     /// log. `None` for a log without records.
     pub fn max_timestamp_and_offset(&self) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.check_online()?;
         let segments = self.segments_from(self.log_start_offset());
         let mut best: Option<(i64, i64, &LogSegment)> = None;
         for segment in &segments {
@@ -155,20 +141,6 @@ impl UnifiedLog {
     }
 }
 
-/// The offset after the last whole batch in `records`, `None` if there is none.
-fn last_batch_end(records: &[u8]) -> Option<i64> {
-    let mut at = 0usize;
-    let mut end = None;
-    while let Some(h) = BatchHeader::parse(&records[at..]) {
-        if h.size() < RECORD_BATCH_OVERHEAD || at + h.size() > records.len() {
-            break;
-        }
-        end = Some(h.last_offset() + 1);
-        at += h.size();
-    }
-    end
-}
-
 /// The first record of the batch at `position` for which `matches(timestamp, offset)`.
 fn first_record(
     segment: &LogSegment,
@@ -188,25 +160,21 @@ fn first_record(
             .map(|off| answer(header.max_timestamp, off)));
     }
     let batch = segment.read_bytes(position, header.size())?;
-    let stored = &batch[RECORD_BATCH_OVERHEAD..];
-    let expanded;
-    let body = if header.compression() == 0 {
-        stored
-    } else {
-        expanded = decompress(header.compression(), stored).map_err(|e| {
-            LogError::CorruptMessage(format!(
-                "batch at offset {} in {}: {e}",
-                header.base_offset,
-                segment.log_path().display()
-            ))
-        })?;
-        &expanded
-    };
+    // Streamed, never expanded whole: memory stays bounded whatever the batch expands to.
+    let body = reader(header.compression(), &batch[RECORD_BATCH_OVERHEAD..]).map_err(|e| {
+        LogError::CorruptMessage(format!(
+            "batch at offset {} in {}: {e}",
+            header.base_offset,
+            segment.log_path().display()
+        ))
+    })?;
     let mut found = None;
     walk_records(body, header.record_count, |r| {
+        // Java's long arithmetic, as Kafka's `DefaultRecord` computes it: a batch may carry
+        // any base timestamp and deltas, and an overflow is not a reason to fail (or panic).
         let (ts, off) = (
-            header.base_timestamp + r.timestamp_delta,
-            header.base_offset + i64::from(r.offset_delta),
+            header.base_timestamp.wrapping_add(r.timestamp_delta),
+            header.base_offset.wrapping_add(i64::from(r.offset_delta)),
         );
         if found.is_none() && matches(ts, off) {
             found = Some(answer(ts, off));
@@ -241,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_across_segments_with_max_bytes_and_kip74() {
+    fn reads_one_segment_at_a_time_with_max_bytes_and_kip74() {
         let one = batch(2, 0, 50).len();
         let config = LogConfig {
             segment_bytes: (one * 3) as i32,
@@ -251,14 +219,24 @@ mod tests {
         let (_root, log) = new_log(config);
         append_n(&log, 10, 2, 1000);
         assert_eq!(log.segment_count(), 4);
-        let all = log.read(0, 1 << 20, false).expect("read");
-        assert_eq!(batches_in(&all.records).len(), 10, "spans all segments");
-        assert_eq!(all.high_watermark, 20);
-        let mid = log.read(7, one * 4 + 10, false).expect("read");
+        let first = log.read(0, 1 << 20, false).expect("read");
         assert_eq!(
-            batches_in(&mid.records),
-            vec![(6, 7), (8, 9), (10, 11), (12, 13)]
+            batches_in(&first.records),
+            vec![(0, 1), (2, 3), (4, 5)],
+            "one segment, as Kafka's LocalLog.read"
         );
+        assert_eq!(first.high_watermark, 20);
+        let mut next = 0;
+        let mut all = Vec::new();
+        while next < 20 {
+            let got = log.read(next, 1 << 20, false).expect("read");
+            let b = batches_in(&got.records);
+            next = b.last().expect("progress").1 + 1;
+            all.extend(b);
+        }
+        assert_eq!(all.len(), 10, "reading on covers every segment");
+        let mid = log.read(7, one * 2 + 10, false).expect("read");
+        assert_eq!(batches_in(&mid.records), vec![(6, 7), (8, 9)]);
         assert!(
             log.read(7, one - 1, false)
                 .expect("read")
@@ -294,7 +272,7 @@ mod tests {
         assert_eq!(log.max_timestamp_and_offset().expect("empty"), None);
         // Batches of 3 records with timestamps 100..102, 200..202, ... 500..502.
         for i in 1..=5 {
-            log.append_as_leader(batch(3, i * 100, 10), 0)
+            log.append_as_leader(&batch(3, i * 100, 10), 0)
                 .expect("append");
         }
         let at = |t| {
@@ -315,6 +293,24 @@ mod tests {
                 leader_epoch: 0
             })
         );
+    }
+
+    /// Issue #10 item 13: a stored batch whose base timestamp plus a record's delta overflows
+    /// used to panic the lookup (debug builds); Kafka wraps, as Java longs do.
+    #[test]
+    fn timestamp_lookup_survives_extreme_timestamp_deltas() {
+        let (_root, log) = new_log(LogConfig {
+            message_timestamp_after_max_ms: i64::MAX,
+            ..LogConfig::default()
+        });
+        let mut b = batch(2, 0, 10);
+        b[27..35].copy_from_slice(&i64::MAX.to_be_bytes());
+        let crc = crate::log::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        log.append_as_leader(&b, 0).expect("append");
+        let hit = log.fetch_offset_by_timestamp(0).expect("lookup");
+        assert_eq!(hit.map(|h| (h.offset, h.timestamp)), Some((0, i64::MAX)));
+        assert!(log.max_timestamp_and_offset().expect("max").is_some());
     }
 
     #[test]
@@ -356,7 +352,7 @@ mod tests {
             }),
         )
         .expect("encode gzip batch");
-        log.append_as_leader(buf, 0).expect("append compressed");
+        log.append_as_leader(&buf, 0).expect("append compressed");
         let hit = log
             .fetch_offset_by_timestamp(1015)
             .expect("lookup")
@@ -419,11 +415,17 @@ mod tests {
             let (_root, log) = new_log(config);
             let mut expected = Vec::new();
             for (i, (count, value)) in sizes.iter().enumerate() {
-                let info = log.append_as_leader(batch(*count, i as i64, *value), 0).expect("append");
+                let info = log.append_as_leader(&batch(*count, i as i64, *value), 0).expect("append");
                 expected.push((info.first_offset, info.last_offset));
             }
-            let all = log.read(0, usize::MAX / 2, false).expect("read");
-            prop_assert_eq!(batches_in(&all.records), expected.clone());
+            let mut all = Vec::new();
+            let mut next = 0;
+            while next < log.log_end_offset() {
+                let got = batches_in(&log.read(next, usize::MAX / 2, false).expect("read").records);
+                next = got.last().map_or(i64::MAX, |b| b.1 + 1);
+                all.extend(got);
+            }
+            prop_assert_eq!(all, expected.clone());
             for (first, last) in &expected {
                 for target in *first..=*last {
                     let got = log.read(target, 1, true).expect("read");

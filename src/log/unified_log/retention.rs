@@ -9,16 +9,44 @@ use crate::log::error::LogError;
 use crate::log::segment::LogSegment;
 
 impl UnifiedLog {
+    /// DeleteRecords: moves the log start offset up to `offset` (-1 means the high watermark)
+    /// so nothing below it can be read; whole segments below it go at the next retention
+    /// pass. An offset above the high watermark is OFFSET_OUT_OF_RANGE. Returns the new log
+    /// start offset (the low watermark).
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        let _producers = self.producers.lock();
+        let high_watermark = self.high_watermark();
+        let target = if offset == -1 { high_watermark } else { offset };
+        if target < 0 || target > high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                partition: self.tp.to_string(),
+                offset: target,
+                log_start_offset: self.log_start_offset(),
+                log_end_offset: high_watermark,
+            });
+        }
+        let current = self.log_start_offset();
+        if target > current {
+            self.log_start_offset.store(target, Ordering::Release);
+            tracing::info!(
+                "[UnifiedLog partition={}, dir={}] Incremented log start offset to {target} due to client delete records request",
+                self.tp,
+                self.parent_dir_display()
+            );
+        }
+        Ok(target.max(current))
+    }
+
     /// Deletes segments that are entirely below the log start offset, older than
     /// `retention.ms` (by their largest record timestamp), or beyond `retention.bytes`, oldest
     /// first and never the active segment; advances the log start offset to the first kept
     /// segment. Returns how many segments were deleted.
     pub fn delete_old_segments(&self, now_ms: i64) -> Result<usize, LogError> {
         let config = self.config();
-        if !config.cleanup_policy.delete {
+        let mut producers = self.producers.lock();
+        if self.is_offline() {
             return Ok(0);
         }
-        let mut producers = self.producers.lock();
         let segments: Vec<Arc<LogSegment>> = self.segments.read().values().cloned().collect();
         let Some((_active, candidates)) = segments.split_last() else {
             return Ok(0);
@@ -30,7 +58,7 @@ impl UnifiedLog {
         while doomed < candidates.len() && segments[doomed + 1].base_offset() <= log_start {
             doomed += 1;
         }
-        if config.retention_ms >= 0 {
+        if config.cleanup_policy.delete && config.retention_ms >= 0 {
             while doomed < candidates.len()
                 && now_ms - candidates[doomed].largest_timestamp() > config.retention_ms
             {
@@ -45,7 +73,7 @@ impl UnifiedLog {
                 reasons.push("retention time");
             }
         }
-        if config.retention_bytes >= 0 {
+        if config.cleanup_policy.delete && config.retention_bytes >= 0 {
             let total: u64 = segments.iter().map(|s| s.size()).sum();
             let kept: u64 = candidates[..doomed].iter().map(|s| s.size()).sum();
             let mut excess = total as i64 - kept as i64 - config.retention_bytes;
@@ -82,10 +110,11 @@ impl UnifiedLog {
                 map.remove(&segment.base_offset());
             }
         }
-        for segment in &segments[..doomed] {
-            segment.delete_files()?;
-        }
-        producers.delete_snapshots_before(new_start)?;
+        let deleted = segments[..doomed]
+            .iter()
+            .try_for_each(|segment| segment.delete_files())
+            .and_then(|()| producers.delete_snapshots_before(new_start));
+        self.durability.note(deleted)?;
         Ok(doomed)
     }
 }

@@ -53,12 +53,12 @@ fn reopen(log: UnifiedLog, clean: bool) -> UnifiedLog {
 #[test]
 fn open_transactions_hold_back_the_lso_and_aborts_are_indexed() {
     let (_root, log) = new_log(LogConfig::default());
-    log.append_as_leader(batch(2, 1, 5), 0).expect("plain"); // 0-1
-    log.append_as_leader(transactional_batch(3, 1, 7, 0, 0), 0)
+    log.append_as_leader(&batch(2, 1, 5), 0).expect("plain"); // 0-1
+    log.append_as_leader(&transactional_batch(3, 1, 7, 0, 0), 0)
         .expect("txn 7"); // 2-4
-    log.append_as_leader(transactional_batch(1, 1, 8, 0, 0), 0)
+    log.append_as_leader(&transactional_batch(1, 1, 8, 0, 0), 0)
         .expect("txn 8"); // 5
-    log.append_as_leader(batch(1, 1, 5), 0).expect("plain"); // 6
+    log.append_as_leader(&batch(1, 1, 5), 0).expect("plain"); // 6
     assert_eq!(log.high_watermark(), 7);
     assert_eq!(log.last_stable_offset(), 2);
     assert_eq!(log.first_unstable_offset(), Some(2));
@@ -76,7 +76,7 @@ fn open_transactions_hold_back_the_lso_and_aborts_are_indexed() {
 
     // A non-transactional write while the producer's transaction is open.
     let err = log
-        .append_as_leader(idempotent_batch(1, 1, 5, 7, 0, 3), 0)
+        .append_as_leader(&idempotent_batch(1, 1, 5, 7, 0, 3), 0)
         .expect_err("not transactional");
     assert_eq!(err.error_code(), 48);
 
@@ -132,7 +132,7 @@ fn open_transactions_hold_back_the_lso_and_aborts_are_indexed() {
             .error_code(),
         47
     );
-    log.append_as_leader(transactional_batch(1, 1, 7, 1, 0), 0)
+    log.append_as_leader(&transactional_batch(1, 1, 7, 1, 0), 0)
         .expect("next txn, new epoch");
     log.append_txn_marker(7, 1, commit(3), 10)
         .expect("coordinator epoch 3");
@@ -152,18 +152,18 @@ fn transactions_survive_clean_and_unclean_restarts() {
             segment_bytes: (one * 3) as i32,
             ..LogConfig::default()
         });
-        log.append_as_leader(transactional_batch(1, 1, 1, 0, 0), 0)
+        log.append_as_leader(&transactional_batch(1, 1, 1, 0, 0), 0)
             .expect("t1"); // 0
-        log.append_as_leader(transactional_batch(1, 1, 2, 0, 0), 0)
+        log.append_as_leader(&transactional_batch(1, 1, 2, 0, 0), 0)
             .expect("t2"); // 1
-        log.append_as_leader(transactional_batch(1, 1, 1, 0, 1), 0)
+        log.append_as_leader(&transactional_batch(1, 1, 1, 0, 1), 0)
             .expect("t1"); // 2
         log.append_txn_marker(1, 0, abort(0), 1).expect("abort 1"); // 3
-        log.append_as_leader(batch(1, 1, 50), 0).expect("plain"); // 4
-        log.append_as_leader(transactional_batch(1, 1, 3, 0, 0), 0)
+        log.append_as_leader(&batch(1, 1, 50), 0).expect("plain"); // 4
+        log.append_as_leader(&transactional_batch(1, 1, 3, 0, 0), 0)
             .expect("t3"); // 5
         log.append_txn_marker(3, 0, abort(0), 1).expect("abort 3"); // 6
-        log.append_as_leader(batch(1, 1, 50), 0).expect("plain"); // 7
+        log.append_as_leader(&batch(1, 1, 50), 0).expect("plain"); // 7
         assert!(log.segment_count() > 1);
         let before: Vec<Vec<AbortedTxn>> = log
             .segment_base_offsets()
@@ -192,9 +192,9 @@ fn transactions_survive_clean_and_unclean_restarts() {
 #[test]
 fn idle_producers_expire_unless_a_transaction_is_open() {
     let (_root, log) = new_log(LogConfig::default());
-    log.append_as_leader(idempotent_batch(1, 100, 5, 1, 0, 0), 0)
+    log.append_as_leader(&idempotent_batch(1, 100, 5, 1, 0, 0), 0)
         .expect("pid 1");
-    log.append_as_leader(transactional_batch(1, 100, 2, 0, 0), 0)
+    log.append_as_leader(&transactional_batch(1, 100, 2, 0, 0), 0)
         .expect("pid 2");
     assert_eq!(log.remove_expired_producers(150, 100), 0);
     assert_eq!(log.remove_expired_producers(1000, 100), 1);

@@ -1,0 +1,460 @@
+//! Transactions end to end: crash safety of the transaction coordinator (kill -9 in every
+//! coordinator state, then restart: each transaction ends committed or aborted, whole), and
+//! Kafka's Java client doing exactly-once (when java and mvn are installed).
+
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::TestBroker;
+use common::raw::{RawClient, create_topic, fetch_topic, topic_name};
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use std::time::Duration;
+
+const TOPIC: &str = "eos";
+const PARTITIONS: i32 = 3;
+const TXN_ID: &str = "crash-txn";
+const GROUP: &str = "crash-group";
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+/// A transactional batch of `n` records from `pid`/`epoch` starting at sequence `seq`.
+fn txn_batch(n: usize, pid: i64, epoch: i16, seq: i32, tag: &str) -> Bytes {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: seq + i as i32,
+            timestamp: 1_700_000_000_000 + i as i64,
+            key: None,
+            value: Some(Bytes::from(format!("{tag}-{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    buf.freeze()
+}
+
+/// FindCoordinator for the transactional id until the coordinator is loaded.
+fn wait_coordinator(c: &mut RawClient) {
+    let ready = common::wait_for(Duration::from_secs(30), || {
+        let r = c.call(
+            &FindCoordinatorRequest::default()
+                .with_key_type(1)
+                .with_coordinator_keys(vec![s(TXN_ID)]),
+            4,
+        );
+        let found = r.coordinators.first().is_some_and(|x| x.error_code == 0);
+        let d = c.call(
+            &DescribeTransactionsRequest::default()
+                .with_transactional_ids(vec![TransactionalId(s(TXN_ID))]),
+            0,
+        );
+        let loaded = d
+            .transaction_states
+            .first()
+            .is_some_and(|t| t.error_code != ResponseErrorCode::LOAD_IN_PROGRESS);
+        (found && loaded).then_some(())
+    });
+    assert!(
+        ready.is_some(),
+        "transaction coordinator never became ready"
+    );
+}
+
+/// Error codes used below.
+struct ResponseErrorCode;
+impl ResponseErrorCode {
+    const LOAD_IN_PROGRESS: i16 = 14;
+}
+
+/// The values a read_committed fetch returns from one partition, and its LSO and HW.
+fn read_committed(c: &mut RawClient, partition: i32) -> (Vec<String>, i64, i64) {
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_isolation_level(1)
+        .with_topics(vec![fetch_topic(TOPIC, partition, 0, 1 << 20)]);
+    let r = c.call(&req, 12);
+    let p = &r.responses[0].partitions[0];
+    assert_eq!(p.error_code, 0, "fetch error");
+    let aborted: Vec<(i64, i64)> = p
+        .aborted_transactions
+        .iter()
+        .flatten()
+        .map(|a| (a.producer_id.0, a.first_offset))
+        .collect();
+    let mut values = Vec::new();
+    let mut bytes = p.records.clone().unwrap_or_default();
+    while !bytes.is_empty() {
+        let Ok(set) = RecordBatchDecoder::decode(&mut bytes) else {
+            break;
+        };
+        for r in set.records {
+            if r.control {
+                continue;
+            }
+            // A read_committed consumer drops the data of the aborted transactions listed.
+            if r.transactional
+                && aborted
+                    .iter()
+                    .any(|(pid, first)| *pid == r.producer_id && r.offset >= *first)
+            {
+                continue;
+            }
+            if let Some(v) = r.value {
+                values.push(String::from_utf8_lossy(&v).into_owned());
+            }
+        }
+    }
+    (values, p.last_stable_offset, p.high_watermark)
+}
+
+fn committed_offset(c: &mut RawClient) -> (i64, i16) {
+    let r = c.call(
+        &OffsetFetchRequest::default()
+            .with_group_id(GroupId(s(GROUP)))
+            .with_require_stable(true)
+            .with_topics(Some(vec![
+                OffsetFetchRequestTopic::default()
+                    .with_name(topic_name(TOPIC))
+                    .with_partition_indexes(vec![0]),
+            ])),
+        7,
+    );
+    let p = &r.topics[0].partitions[0];
+    (p.committed_offset, p.error_code)
+}
+
+/// Where the broker is stopped.
+#[derive(Debug, Clone, Copy)]
+enum Crash {
+    /// kill -9 while the transaction is Ongoing (the coordinator aborts it on timeout).
+    Ongoing,
+    /// The Prepare state is written, no marker yet.
+    Prepared { commit: bool },
+    /// One partition has its marker, the others not.
+    MidMarkers { commit: bool },
+}
+
+/// Runs one transaction (3 records on each partition + a transactional offset commit) to the
+/// crash point, restarts, and checks the transaction ended whole.
+fn crash_and_recover(crash: Crash) {
+    let mut b = TestBroker::start_with(&[
+        (
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "500",
+        ),
+        ("offsets.topic.num.partitions", "3"),
+        ("transaction.state.log.num.partitions", "3"),
+    ]);
+    let mut c = RawClient::connect(b.port);
+    assert_eq!(create_topic(&mut c, TOPIC, PARTITIONS, &[]).error_code, 0);
+    wait_coordinator(&mut c);
+    let init = c.call(
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(TXN_ID))))
+            .with_transaction_timeout_ms(3000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+        4,
+    );
+    assert_eq!(init.error_code, 0);
+    let (pid, epoch) = (init.producer_id, init.producer_epoch);
+    let add = c.call(
+        &AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(s(TXN_ID)))
+            .with_v3_and_below_producer_id(pid)
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(vec![
+                AddPartitionsToTxnTopic::default()
+                    .with_name(topic_name(TOPIC))
+                    .with_partitions((0..PARTITIONS).collect()),
+            ]),
+        3,
+    );
+    for t in &add.results_by_topic_v3_and_below {
+        for p in &t.results_by_partition {
+            assert_eq!(p.partition_error_code, 0, "add partitions");
+        }
+    }
+    for p in 0..PARTITIONS {
+        let produce = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(TXN_ID))))
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(topic_name(TOPIC))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(p)
+                            .with_records(Some(txn_batch(3, pid.0, epoch, 0, &format!("p{p}")))),
+                    ]),
+            ]);
+        let r = c.call(&produce, 9);
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code, 0,
+            "produce"
+        );
+    }
+    let add_offsets = c.call(
+        &AddOffsetsToTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(TXN_ID)))
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_group_id(GroupId(s(GROUP))),
+        3,
+    );
+    assert_eq!(add_offsets.error_code, 0);
+    // The group's coordinator must exist before TxnOffsetCommit.
+    let _ = c.call(
+        &FindCoordinatorRequest::default()
+            .with_key_type(0)
+            .with_coordinator_keys(vec![s(GROUP)]),
+        4,
+    );
+    let commit_offsets = c.call(
+        &TxnOffsetCommitRequest::default()
+            .with_transactional_id(TransactionalId(s(TXN_ID)))
+            .with_group_id(GroupId(s(GROUP)))
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_generation_id(-1)
+            .with_topics(vec![
+                TxnOffsetCommitRequestTopic::default()
+                    .with_name(topic_name(TOPIC))
+                    .with_partitions(vec![
+                        TxnOffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(42)
+                            .with_committed_leader_epoch(-1),
+                    ]),
+            ]),
+        3,
+    );
+    assert_eq!(commit_offsets.topics[0].partitions[0].error_code, 0);
+    assert_eq!(
+        committed_offset(&mut c),
+        (-1, 88),
+        "pending: UNSTABLE_OFFSET_COMMIT"
+    );
+    assert_eq!(
+        read_committed(&mut c, 0).1,
+        0,
+        "LSO held at the open transaction"
+    );
+
+    let commit = match crash {
+        Crash::Ongoing => {
+            b.kill9();
+            false
+        }
+        Crash::Prepared { commit } | Crash::MidMarkers { commit } => {
+            // Restart with the fault armed, then end the transaction: the broker stops itself.
+            drop(c);
+            b.stop();
+            let point = if matches!(crash, Crash::Prepared { .. }) {
+                "after-prepare"
+            } else {
+                "after-first-marker"
+            };
+            b.env = vec![("STROM_FAULT_TXN_CRASH".to_string(), point.to_string())];
+            b.start_again();
+            c = RawClient::connect(b.port);
+            wait_coordinator(&mut c);
+            let end = EndTxnRequest::default()
+                .with_transactional_id(TransactionalId(s(TXN_ID)))
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_committed(commit);
+            let payload = c.encode(&end, 3);
+            c.send_frame(&payload);
+            assert!(c.read_frame().is_none(), "the broker stopped mid-EndTxn");
+            b.kill9();
+            b.env.clear();
+            commit
+        }
+    };
+    b.start_again();
+    let mut c = RawClient::connect(b.port);
+    wait_coordinator(&mut c);
+    let expected_state = if commit {
+        "CompleteCommit"
+    } else {
+        "CompleteAbort"
+    };
+    let ended = common::wait_for(Duration::from_secs(30), || {
+        let d = c.call(
+            &DescribeTransactionsRequest::default()
+                .with_transactional_ids(vec![TransactionalId(s(TXN_ID))]),
+            0,
+        );
+        let t = d.transaction_states.first()?;
+        (t.transaction_state.as_str() == expected_state).then_some(t.producer_epoch)
+    });
+    assert!(
+        ended.is_some(),
+        "{crash:?}: transaction never reached {expected_state}"
+    );
+    for p in 0..PARTITIONS {
+        let (values, lso, hw) = read_committed(&mut c, p);
+        assert_eq!(lso, hw, "{crash:?}: partition {p} LSO caught up");
+        let wanted: Vec<String> = if commit {
+            (0..3).map(|i| format!("p{p}-{i}")).collect()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(values, wanted, "{crash:?}: partition {p}");
+    }
+    let offset = committed_offset(&mut c);
+    assert_eq!(
+        offset,
+        if commit { (42, 0) } else { (-1, 0) },
+        "{crash:?}: transactional offset commit"
+    );
+    // The old producer is fenced after an abort by the coordinator; a new one starts cleanly.
+    let again = c.call(
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(TXN_ID))))
+            .with_transaction_timeout_ms(3000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+        4,
+    );
+    assert_eq!(again.error_code, 0, "{crash:?}: new instance");
+    assert_eq!(again.producer_id, pid);
+    assert!(again.producer_epoch > epoch);
+}
+
+#[test]
+fn kill9_while_ongoing_aborts_on_timeout() {
+    crash_and_recover(Crash::Ongoing);
+}
+
+#[test]
+fn kill9_in_prepare_commit_commits_after_restart() {
+    crash_and_recover(Crash::Prepared { commit: true });
+}
+
+#[test]
+fn kill9_in_prepare_abort_aborts_after_restart() {
+    crash_and_recover(Crash::Prepared { commit: false });
+}
+
+#[test]
+fn kill9_mid_commit_markers_commits_every_partition() {
+    crash_and_recover(Crash::MidMarkers { commit: true });
+}
+
+#[test]
+fn kill9_mid_abort_markers_aborts_every_partition() {
+    crash_and_recover(Crash::MidMarkers { commit: false });
+}
+
+/// Kafka's Java client: consume-transform-produce with sendOffsetsToTransaction, aborts,
+/// read_committed / read_uncommitted consumers, zombie fencing (tests/java/TxnClient.java).
+#[test]
+fn java_client_exactly_once() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let has = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("-version")
+            .output()
+            .is_ok()
+    };
+    if !has("java") || !has("mvn") {
+        eprintln!("SKIP java_client_exactly_once: java and mvn are needed");
+        return;
+    }
+    let cp = std::process::Command::new(root.join("scripts/apache-kafka.sh"))
+        .arg("classpath")
+        .output()
+        .expect("classpath");
+    assert!(cp.status.success(), "resolving Kafka's jars failed");
+    let cp = String::from_utf8_lossy(&cp.stdout).trim().to_string();
+    let b = TestBroker::start();
+    let out = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(&cp)
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            root.join("tests/oracle/log4j2.properties").display()
+        ))
+        .arg(root.join("tests/java/TxnClient.java"))
+        .arg(b.bootstrap())
+        .output()
+        .expect("run java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "TxnClient failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("OK ").count(), 4, "{stdout}");
+}
+
+/// confluent-kafka (librdkafka): transactional producer with send_offsets_to_transaction and
+/// aborts, read_committed and read_uncommitted consumers (tests/python/txn_clients.py).
+#[test]
+fn python_confluent_kafka_transactions() {
+    let python = std::env::var_os("STROM_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/.venv/bin/python")
+        });
+    let has_client = std::process::Command::new(&python)
+        .args(["-c", "import confluent_kafka"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_client {
+        eprintln!(
+            "SKIP python_confluent_kafka_transactions: no confluent-kafka at {} (scripts/install-clients.sh installs it)",
+            python.display()
+        );
+        return;
+    }
+    let b = TestBroker::start();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/txn_clients.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(b.bootstrap())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "txn_clients.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("ok: ").count(), 4, "{stdout}");
+}
