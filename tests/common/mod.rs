@@ -2,6 +2,7 @@
 //! and offers a raw protocol client for byte-level tests.
 #![allow(dead_code)]
 
+pub mod kafka;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
@@ -106,6 +107,9 @@ impl TestBroker {
                 "RUST_LOG",
                 std::env::var("STROM_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            // With Kafka's LOG_DIR set the broker would log to LOG_DIR/server.log and keep only
+            // ERROR lines on stderr, where the harness reads the listening port.
+            .env_remove("LOG_DIR")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
