@@ -49,6 +49,9 @@ pub enum ServerError {
     /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// The log cleaner could not start (e.g. a dedupe buffer too small for one key).
+    #[error("{0}")]
+    LogCleaner(String),
     /// `max.connections.per.ip.overrides` is malformed.
     #[error(transparent)]
     ConnectionLimits(#[from] limits::OverridesError),
@@ -188,6 +191,10 @@ impl Broker {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ServerError> {
+        self.state
+            .logs
+            .start_cleaner(&self.state.config.log_cleaner)
+            .map_err(ServerError::LogCleaner)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let background = background::spawn(self.state.clone(), stop_rx.clone());
