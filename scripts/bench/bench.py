@@ -166,6 +166,7 @@ def run_broker(name, args, settings, run_dir, tools):
             ("latency", lambda: scenarios.latency(ctx)),
             ("partitions", lambda: scenarios.partition_scaling(ctx)),
             ("connections", lambda: scenarios.connection_scaling(ctx)),
+            ("transactions", lambda: scenarios.transactions(ctx)),
         ]
         for key, step in steps:
             if not broker.alive():

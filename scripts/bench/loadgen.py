@@ -171,6 +171,30 @@ def parse_producer_performance(text, size):
     return result
 
 
+def txn_bench(tools, bootstrap, topic, count, size, per_txn):
+    """scripts/bench/TxnBench.java: transactions of `per_txn` records, one producer."""
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "TxnBench.java")
+    return tools.java(source, [bootstrap, topic, str(count), str(size), str(per_txn)])
+
+
+_TXN = re.compile(
+    r"TXN-BENCH records=(\d+) seconds=([\d.]+) txns=(\d+) "
+    r"commit_p50_ms=([\d.]+) commit_p99_ms=([\d.]+)"
+)
+
+
+def parse_txn_bench(text, size):
+    """Records, throughput and commitTransaction() latency of a TxnBench run."""
+    found = _TXN.findall(text)
+    if not found:
+        raise ParseError("TxnBench printed no summary")
+    records, seconds, txns, p50, p99 = found[-1]
+    result = throughput(int(records), size, float(seconds))
+    result["txns"] = int(txns)
+    result["commit_ms"] = {"p50": float(p50), "p99": float(p99)}
+    return result
+
+
 def consumer_performance(tools, bootstrap, topic, count, group):
     return tools.java(
         "org.apache.kafka.tools.ConsumerPerformance",

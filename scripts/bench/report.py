@@ -315,6 +315,46 @@ def throughput_section(v):
     )
 
 
+def transactions_section(v):
+    """(g): transactional produce, transactions of 100 and 10,000 records."""
+    s = v.r.get("settings", {})
+    rows = []
+    for key, label in (("txn100", "100 records"), ("txn10000", "10,000 records")):
+        mb = [v.value(b, "transactions", key, "mb_s") for b in BROKERS]
+        msgs = [v.value(b, "transactions", key, "msgs_s") for b in BROKERS]
+        commit = [v.get(b, "transactions", key, "commit_ms") or {} for b in BROKERS]
+        rows.append(
+            [
+                label,
+                num(mb[0], 1),
+                num(msgs[0]),
+                num(mb[1], 1),
+                num(msgs[1]),
+                ratio(mb[0], mb[1]),
+                num(commit[0].get("p99"), 1),
+                num(commit[1].get("p99"), 1),
+            ]
+        )
+    head = (
+        f"## (g) Transactional produce: {num(s.get('msgs'))} × {s.get('size')} B records\n\n"
+        "One Java producer (scripts/bench/TxnBench.java, acks=all) commits transactions of a "
+        "fixed number of records; commit p99 is commitTransaction() from call to return.\n\n"
+    )
+    return head + table(
+        [
+            "transaction size",
+            "Strom MB/s",
+            "Strom msgs/s",
+            "Kafka MB/s",
+            "Kafka msgs/s",
+            "Strom/Kafka",
+            "Strom commit p99 ms",
+            "Kafka commit p99 ms",
+        ],
+        rows,
+    )
+
+
 def _pcts(d):
     if not d:
         return DASH
@@ -609,6 +649,7 @@ def render(results):
         latency_section(v),
         startup_section(v),
         scaling_section(v),
+        transactions_section(v),
         "## Problems in this run\n\n" + ("\n".join(f"- {e}" for e in errs) if errs else "None."),
         METHOD,
         commands_section(results),

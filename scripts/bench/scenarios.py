@@ -87,6 +87,21 @@ def produce(ctx, acks):
     return out
 
 
+def transactions(ctx):
+    """(g) transactional produce: the same records in transactions of 100 and of 10,000
+    records (Kafka's Java producer, acks=all), each size to its own topic."""
+    s, b, t = ctx.s, ctx.broker, ctx.tools
+    out = {}
+    for per_txn in (100, 10_000):
+        topic = f"txn-{per_txn}"
+        b.create_topic(topic, s["partitions"])
+        cmd = loadgen.txn_bench(t, b.bootstrap, topic, s["msgs"], s["size"], per_txn)
+        out[f"txn{per_txn}"] = _checked(
+            ctx.run_tool(f"transactions-{per_txn}", cmd, loadgen.parse_txn_bench), s["msgs"]
+        )
+    return out
+
+
 def consume(ctx):
     """(c): read back what the acks=all runs wrote, each generator its own topic."""
     s, b, t = ctx.s, ctx.broker, ctx.tools

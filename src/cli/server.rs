@@ -115,8 +115,11 @@ pub fn run(args: ServerArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        // Catch the signals before start-up: a SIGTERM that arrives while the logs load then
+        // means a clean shutdown as soon as the broker runs, not death by the signal.
+        let shutdown = shutdown_signal();
         let broker = Broker::start(config, storage.cluster_id).await?;
-        broker.run(shutdown_signal()).await
+        broker.run(shutdown).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -127,28 +130,35 @@ pub fn run(args: ServerArgs) -> ExitCode {
     }
 }
 
-/// Resolves on SIGTERM (what launchd and kafka-server-stop send) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// Resolves on SIGTERM (what launchd and kafka-server-stop send) or SIGINT (Ctrl-C). The
+/// handlers are installed when this is called (inside the runtime), not when the future is first
+/// polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        let signals = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        );
+        async move {
+            match signals {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

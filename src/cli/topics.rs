@@ -7,10 +7,13 @@ use clap::Args;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_topic_partitions_request::TopicRequest;
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, DescribeTopicPartitionsRequest,
 };
 use kafka_protocol::protocol::StrBytes;
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 const CREATE_TOPICS_VERSION: i16 = 7;
@@ -21,6 +24,10 @@ const DESCRIBE_CONFIGS_VERSION: i16 = 4;
 const TOPIC_RESOURCE: i8 = 2;
 /// DescribeConfigs' source of a value nobody set (`ConfigEntry.isDefault()`).
 const DEFAULT_CONFIG_SOURCE: i8 = 5;
+const DESCRIBE_TOPIC_PARTITIONS_VERSION: i16 = 0;
+/// DescribeTopicPartitions' API key (KIP-966); Kafka's tool describes through it when the
+/// broker has it (then it prints eligible leader replicas) and through Metadata otherwise.
+const DESCRIBE_TOPIC_PARTITIONS_KEY: i16 = 75;
 /// Kafka's error code for an existing topic (`TOPIC_ALREADY_EXISTS`).
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 
@@ -121,8 +128,9 @@ async fn execute(args: &TopicsArgs) -> Result<()> {
             println!("{}", t.name);
         }
     } else if args.describe {
+        let with_elr = supports_describe_topic_partitions(&mut conn).await?;
         for t in matching {
-            describe(&mut conn, t).await?;
+            describe(&mut conn, t, with_elr).await?;
         }
     } else if args.delete {
         delete(&mut conn, &matching).await?;
@@ -179,8 +187,45 @@ async fn create(conn: &mut Connection, args: &TopicsArgs) -> Result<()> {
     Ok(())
 }
 
+async fn supports_describe_topic_partitions(conn: &mut Connection) -> Result<bool> {
+    let versions = conn.send(&ApiVersionsRequest::default(), 3).await?;
+    Ok(versions
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == DESCRIBE_TOPIC_PARTITIONS_KEY))
+}
+
+/// Per partition, its eligible leader replicas and last known ELR as Kafka's tool prints them
+/// (`1,2`, empty when none).
+async fn elr(conn: &mut Connection, topic: &str) -> Result<BTreeMap<i32, (String, String)>> {
+    let request = DescribeTopicPartitionsRequest::default()
+        .with_topics(vec![TopicRequest::default().with_name(topic_name(topic))])
+        .with_response_partition_limit(2000);
+    let response = conn
+        .send(&request, DESCRIBE_TOPIC_PARTITIONS_VERSION)
+        .await?;
+    let ids = |list: &Option<Vec<kafka_protocol::messages::BrokerId>>| {
+        list.iter()
+            .flatten()
+            .map(|b| b.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut out = BTreeMap::new();
+    for t in &response.topics {
+        client::check(t.error_code, None)?;
+        for p in &t.partitions {
+            out.insert(
+                p.partition_index,
+                (ids(&p.eligible_leader_replicas), ids(&p.last_known_elr)),
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Kafka's describe lines: the topic line, then one line per partition.
-async fn describe(conn: &mut Connection, topic: &TopicInfo) -> Result<()> {
+async fn describe(conn: &mut Connection, topic: &TopicInfo, with_elr: bool) -> Result<()> {
     let configs = non_default_configs(conn, &topic.name).await?;
     let replication = topic.partitions.first().map_or(0, |p| p.replicas.len());
     println!(
@@ -192,14 +237,23 @@ async fn describe(conn: &mut Connection, topic: &TopicInfo) -> Result<()> {
         configs
     );
     let list = |ids: &[i32]| ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+    let elrs = if with_elr {
+        Some(elr(conn, &topic.name).await?)
+    } else {
+        None
+    };
     for p in &topic.partitions {
+        let (elr, last_known) = match &elrs {
+            Some(map) => map.get(&p.index).cloned().unwrap_or_default(),
+            None => ("N/A".to_string(), "N/A".to_string()),
+        };
         let leader = if p.leader < 0 {
             "none".to_string()
         } else {
             p.leader.to_string()
         };
         println!(
-            "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tElr: N/A\tLastKnownElr: N/A",
+            "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tElr: {elr}\tLastKnownElr: {last_known}",
             topic.name,
             p.index,
             leader,

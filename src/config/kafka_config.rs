@@ -10,7 +10,7 @@ use super::properties::Properties;
 use super::resolve::{BrokerValues, is_known};
 use super::validate::{Topology, check};
 use super::value::csv_list;
-use super::{KafkaConfig, Loaded, LogConfig, ProcessRole};
+use super::{CleanerConfig, KafkaConfig, Loaded, LogConfig, ProcessRole};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -268,6 +268,15 @@ fn build(
         fetch_max_bytes: values.int("fetch.max.bytes"),
         max_incremental_fetch_session_cache_slots: values
             .int("max.incremental.fetch.session.cache.slots"),
+        log_cleaner: CleanerConfig {
+            enable: values.bool("log.cleaner.enable"),
+            threads: values.int("log.cleaner.threads"),
+            dedupe_buffer_size: values.long("log.cleaner.dedupe.buffer.size"),
+            dedupe_buffer_load_factor: values.double("log.cleaner.io.buffer.load.factor"),
+            io_buffer_size: values.int("log.cleaner.io.buffer.size"),
+            max_io_bytes_per_second: values.double("log.cleaner.io.max.bytes.per.second"),
+            backoff_ms: values.long("log.cleaner.backoff.ms"),
+        },
         log,
         offsets_topic_replication_factor: values.short("offsets.topic.replication.factor"),
         offsets_topic_num_partitions: values.int("offsets.topic.num.partitions"),

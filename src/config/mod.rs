@@ -60,6 +60,42 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
+/// The broker-wide settings of the log cleaner (`log.cleaner.*`, Kafka's `CleanerConfig`).
+/// The per-topic compaction settings (`min.cleanable.dirty.ratio`, `delete.retention.ms`,
+/// ...) are in [`LogConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanerConfig {
+    /// `log.cleaner.enable`: without it compacted topics are never compacted.
+    pub enable: bool,
+    /// `log.cleaner.threads`: partitions cleaned at once.
+    pub threads: i32,
+    /// `log.cleaner.dedupe.buffer.size`: bytes of key-to-offset map, split among the threads.
+    pub dedupe_buffer_size: i64,
+    /// `log.cleaner.io.buffer.load.factor`: how full a map may get in one round.
+    pub dedupe_buffer_load_factor: f64,
+    /// `log.cleaner.io.buffer.size`: the read/write buffer of each thread.
+    pub io_buffer_size: i32,
+    /// `log.cleaner.io.max.bytes.per.second`: throttle on read plus write bytes.
+    pub max_io_bytes_per_second: f64,
+    /// `log.cleaner.backoff.ms`: sleep when nothing needs cleaning.
+    pub backoff_ms: i64,
+}
+
+impl Default for CleanerConfig {
+    /// Kafka's defaults.
+    fn default() -> CleanerConfig {
+        CleanerConfig {
+            enable: true,
+            threads: 1,
+            dedupe_buffer_size: 128 * 1024 * 1024,
+            dedupe_buffer_load_factor: 0.9,
+            io_buffer_size: 512 * 1024,
+            max_io_bytes_per_second: f64::MAX,
+            backoff_ms: 15_000,
+        }
+    }
+}
+
 /// The broker configuration with Kafka's names and defaults.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
@@ -135,6 +171,8 @@ pub struct KafkaConfig {
     pub fetch_max_bytes: i32,
     /// `max.incremental.fetch.session.cache.slots`.
     pub max_incremental_fetch_session_cache_slots: i32,
+    /// `log.cleaner.*`: the log cleaner's threads, memory and throttle.
+    pub log_cleaner: CleanerConfig,
     /// `message.max.bytes` is in [`LogConfig::max_message_bytes`]; this is the broker-wide
     /// default log configuration every topic starts from.
     pub log: LogConfig,

@@ -78,6 +78,10 @@ impl BrokerValues {
         self.typed(name, Value::as_bool)
     }
 
+    pub fn double(&self, name: &str) -> f64 {
+        self.typed(name, Value::as_f64)
+    }
+
     /// A `STRING` config; `None` when null.
     pub fn string(&self, name: &str) -> Option<&str> {
         self.get(name).as_str()

@@ -109,7 +109,12 @@ impl FetchSessionCache {
             }
             return Ok((SessionRequest::Sessionless, fresh(requested)));
         }
-        if session_id == 0 {
+        if epoch == INITIAL_EPOCH && session_id != 0 {
+            // A full fetch naming a session closes it and opens a new one (Kafka's
+            // FetchManager); clients reset this way after losing a response.
+            sessions.remove(&session_id);
+        }
+        if session_id == 0 || epoch == INITIAL_EPOCH {
             if epoch != INITIAL_EPOCH {
                 return Err(ResponseError::InvalidFetchSessionEpoch);
             }
@@ -257,6 +262,38 @@ mod tests {
             cache.begin(id, 3, vec![], vec![]).err(),
             Some(ResponseError::FetchSessionIdNotFound)
         );
+    }
+
+    #[test]
+    fn full_fetch_naming_a_session_replaces_it() {
+        // franz-go resets this way after losing a fetch response: the session's epoch has
+        // moved on, so only a new session can continue (as Kafka's FetchManager does).
+        let cache = FetchSessionCache::default();
+        let (ctx, _) = cache
+            .begin(0, INITIAL_EPOCH, vec![(key(0), 0, 100)], vec![])
+            .unwrap();
+        let SessionRequest::Session { id, .. } = ctx else {
+            panic!("expected session")
+        };
+        cache.begin(id, 1, vec![], vec![]).unwrap();
+        let (ctx, parts) = cache
+            .begin(id, INITIAL_EPOCH, vec![(key(0), 4, 100)], vec![])
+            .unwrap();
+        let SessionRequest::Session {
+            id: new_id,
+            full: true,
+        } = ctx
+        else {
+            panic!("expected a new full session")
+        };
+        assert_ne!(new_id, id);
+        assert_eq!(parts[0].1.fetch_offset, 4);
+        assert_eq!(
+            cache.begin(id, 2, vec![], vec![]).err(),
+            Some(ResponseError::FetchSessionIdNotFound),
+            "the old session is closed"
+        );
+        cache.begin(new_id, 1, vec![], vec![]).unwrap();
     }
 
     #[test]

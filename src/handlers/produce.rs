@@ -5,11 +5,13 @@
 
 use super::{BrokerState, Handled, Reply, Request, decode_or_close};
 use crate::base::clock::now_ms;
-use crate::log::{BatchHeader, TopicPartition};
+use crate::log::{BatchHeader, LogError, TopicPartition};
 use crate::metadata::{TopicInfo, is_internal_topic};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use std::sync::Arc;
@@ -255,6 +257,24 @@ fn append_partition(
             .with_base_offset(info.first_offset)
             .with_log_append_time_ms(info.log_append_time)
             .with_log_start_offset(info.log_start_offset),
+        Err(LogError::RecordErrors(errors)) => {
+            // Kafka's RecordValidationException: the per-record errors and the log start offset.
+            let message = LogError::RecordErrors(errors.clone()).to_string();
+            failed(index, ResponseError::InvalidRecord.code(), Some(message))
+                .with_log_start_offset(log.log_start_offset())
+                .with_record_errors(
+                    errors
+                        .into_iter()
+                        .map(|e| {
+                            BatchIndexAndErrorMessage::default()
+                                .with_batch_index(e.batch_index)
+                                .with_batch_index_error_message(Some(StrBytes::from_string(
+                                    e.message,
+                                )))
+                        })
+                        .collect(),
+                )
+        }
         Err(e) => failed(index, e.error_code(), Some(e.to_string())),
     }
 }

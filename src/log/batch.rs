@@ -9,7 +9,7 @@
 use super::TopicPartition;
 use super::compression;
 use super::crc::{crc32c, crc32c_parts};
-use super::error::LogError;
+use super::error::{LogError, RecordError};
 use super::records::{WalkError, walk_records};
 
 /// Bytes before the batch length field's end: base offset (8) + batch length (4).
@@ -35,6 +35,9 @@ const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_MASK: i16 = 0x08;
 const TRANSACTIONAL_MASK: i16 = 0x10;
 const CONTROL_MASK: i16 = 0x20;
+/// KIP-534: the batch's base timestamp is the time after which the cleaner may drop its
+/// tombstones (and, for a control batch, the marker itself).
+const DELETE_HORIZON_MASK: i16 = 0x40;
 /// `NO_SEQUENCE` in Kafka.
 pub const NO_SEQUENCE: i32 = -1;
 
@@ -134,6 +137,22 @@ impl BatchHeader {
         self.attributes & CONTROL_MASK != 0
     }
 
+    /// The delete horizon the log cleaner stamped on this batch (KIP-534): its base timestamp
+    /// when the flag is set.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_MASK != 0).then_some(self.base_timestamp)
+    }
+
+    /// The timestamp of a record with `timestamp_delta` in this batch: the append time for
+    /// `LogAppendTime` batches, else base timestamp plus delta (Kafka's `DefaultRecord`).
+    pub fn record_timestamp(&self, timestamp_delta: i64) -> i64 {
+        if self.is_log_append_time() {
+            self.max_timestamp
+        } else {
+            self.base_timestamp.wrapping_add(timestamp_delta)
+        }
+    }
+
     /// Sequence of the last record, wrapping at `i32::MAX` as Kafka's
     /// `DefaultRecordBatch.incrementSequence` does.
     pub fn last_sequence(&self) -> i32 {
@@ -193,6 +212,8 @@ pub struct ValidatedBatch {
     /// The largest record timestamp, found by walking the records (None only for a batch
     /// without records, which validation refuses).
     pub records_max_timestamp: Option<i64>,
+    /// Records without a key (which a compacted topic refuses).
+    pub keyless_records: u32,
 }
 
 /// Validates a produce payload (one or more v2 batches) the way Kafka's `UnifiedLog` and
@@ -306,8 +327,10 @@ fn validate_one(
     let records = compression::reader(header.compression(), &batch[RECORD_BATCH_OVERHEAD..])
         .map_err(|e| records_error(WalkError::Undecompressable(e.to_string()), tp))?;
     let mut max_delta: Option<i64> = None;
+    let mut keyless_records = 0u32;
     walk_records(records, header.record_count, |r| {
         max_delta = Some(max_delta.map_or(r.timestamp_delta, |m| m.max(r.timestamp_delta)));
+        keyless_records += u32::from(!r.has_key);
     })
     .map_err(|e| records_error(e, tp))?;
     let records_max_timestamp = max_delta.map(|d| header.base_timestamp.saturating_add(d));
@@ -315,6 +338,7 @@ fn validate_one(
         position,
         header,
         records_max_timestamp,
+        keyless_records,
     })
 }
 
@@ -409,6 +433,79 @@ pub fn check_create_time(
         )));
     }
     Ok(())
+}
+
+/// Kafka's `LogValidator.validateKey`: a compacted topic refuses records without a key, each
+/// one reported as a `RecordError` with its index in the batch. Validation already counted
+/// them; only a batch that has some is walked again to name them.
+pub fn check_keys_for_compaction(
+    buf: &[u8],
+    batches: &[ValidatedBatch],
+    tp: &TopicPartition,
+) -> Result<(), LogError> {
+    let mut errors = Vec::new();
+    for batch in batches.iter().filter(|b| b.keyless_records > 0) {
+        let header = &batch.header;
+        let stored = &buf[batch.position + RECORD_BATCH_OVERHEAD..batch.position + header.size()];
+        let records = compression::reader(header.compression(), stored)
+            .map_err(|e| records_error(WalkError::Undecompressable(e.to_string()), tp))?;
+        let mut index = 0i32;
+        walk_records(records, header.record_count, |r| {
+            if !r.has_key {
+                errors.push(RecordError {
+                    batch_index: index,
+                    message: format!(
+                        "Compacted topic cannot accept message without key in topic partition {tp}."
+                    ),
+                });
+            }
+            index += 1;
+        })
+        .map_err(|e| records_error(e, tp))?;
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(LogError::RecordErrors(errors))
+    }
+}
+
+/// Writes a v2 batch built by the broker itself (the log cleaner's filtered batches): the
+/// fields of `header` except length and CRC, which are computed, then `records`, the records
+/// section as stored (compressed when the attributes say so).
+pub fn write_batch(out: &mut Vec<u8>, header: &BatchHeader, records: &[u8]) {
+    let start = out.len();
+    let length = (RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + records.len()) as i32;
+    out.extend_from_slice(&header.base_offset.to_be_bytes());
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
+    out.push(MAGIC_V2 as u8);
+    out.extend_from_slice(&[0; 4]); // CRC, filled below
+    out.extend_from_slice(&header.attributes.to_be_bytes());
+    out.extend_from_slice(&header.last_offset_delta.to_be_bytes());
+    out.extend_from_slice(&header.base_timestamp.to_be_bytes());
+    out.extend_from_slice(&header.max_timestamp.to_be_bytes());
+    out.extend_from_slice(&header.producer_id.to_be_bytes());
+    out.extend_from_slice(&header.producer_epoch.to_be_bytes());
+    out.extend_from_slice(&header.base_sequence.to_be_bytes());
+    out.extend_from_slice(&header.record_count.to_be_bytes());
+    out.extend_from_slice(records);
+    let crc = crc32c(&out[start + ATTRIBUTES_OFFSET..]);
+    out[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// The attributes of a batch rewritten by the cleaner: the original's codec, timestamp type,
+/// transactional and control flags, with or without the delete horizon flag.
+pub fn cleaned_attributes(original: &BatchHeader, compressed: bool, delete_horizon: bool) -> i16 {
+    let keep = TIMESTAMP_TYPE_MASK | TRANSACTIONAL_MASK | CONTROL_MASK;
+    let mut attributes = original.attributes & keep;
+    if compressed {
+        attributes |= original.attributes & COMPRESSION_MASK;
+    }
+    if delete_horizon {
+        attributes |= DELETE_HORIZON_MASK;
+    }
+    attributes
 }
 
 /// Stamps the broker-owned header fields of a validated batch into `header`, a copy of its

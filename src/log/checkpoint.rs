@@ -20,6 +20,9 @@ use crate::base::fsync::fsync_dir;
 
 /// Name of the per-dir checkpoint of each partition's recovery point.
 pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
+/// Name of the per-dir checkpoint of each compacted partition's first dirty offset (where the
+/// log cleaner resumes).
+pub const CLEANER_OFFSET_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 /// Name of the per-dir checkpoint of each partition's log start offset.
 pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
 const VERSION: i32 = 0;

@@ -1,6 +1,7 @@
 //! Decompression of record batch payloads, for validating produced batches record by record and
-//! for the few reads that must look inside a compressed batch (timestamp lookups now, the log
-//! cleaner later). All codecs are pure Rust, so the broker builds on macOS without a C toolchain.
+//! for the few reads that must look inside a compressed batch (timestamp lookups, the log
+//! cleaner); and compression, for the batches the cleaner rewrites. All codecs are pure Rust, so
+//! the broker builds on macOS without a C toolchain.
 //!
 //! Codec ids are the batch attribute's low three bits: 1 gzip, 2 snappy, 3 lz4, 4 zstd.
 //!
@@ -69,6 +70,69 @@ pub fn reader<'a>(codec: u8, data: &'a [u8]) -> Result<Box<dyn BufRead + 'a>, De
         ))),
         other => return Err(DecompressError::UnknownCodec(other)),
     })
+}
+
+/// Snappy-java's block size: the Java client and broker frame snappy data in 32 KiB blocks.
+const XERIAL_BLOCK: usize = 32 * 1024;
+
+/// Compresses `data` with codec `codec` (0 copies it) as Kafka's broker writes each codec:
+/// gzip at the default level, snappy framed by snappy-java (xerial, 32 KiB blocks), lz4 as a
+/// standard frame of independent 64 KiB blocks without checksums (Kafka's
+/// `Lz4BlockOutputStream`), zstd as one frame.
+pub fn compress(codec: u8, data: &[u8]) -> Result<Vec<u8>, DecompressError> {
+    use std::io::Write;
+    match codec {
+        0 => Ok(data.to_vec()),
+        1 => {
+            let mut gz = flate2::write::GzEncoder::new(
+                Vec::with_capacity(data.len() / 2),
+                flate2::Compression::default(),
+            );
+            gz.write_all(data).map_err(|e| invalid("gzip", e))?;
+            gz.finish().map_err(|e| invalid("gzip", e))
+        }
+        2 => {
+            let mut out = Vec::with_capacity(XERIAL_HEADER_LEN + data.len() / 2);
+            out.extend_from_slice(XERIAL_MAGIC);
+            out.extend_from_slice(&1i32.to_be_bytes()); // format version
+            out.extend_from_slice(&1i32.to_be_bytes()); // minimum compatible version
+            let mut encoder = snap::raw::Encoder::new();
+            for block in data.chunks(XERIAL_BLOCK) {
+                let compressed = encoder
+                    .compress_vec(block)
+                    .map_err(|e| invalid("snappy", e))?;
+                out.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+                out.extend_from_slice(&compressed);
+            }
+            Ok(out)
+        }
+        3 => {
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_size(lz4_flex::frame::BlockSize::Max64KB)
+                .block_mode(lz4_flex::frame::BlockMode::Independent);
+            let mut lz4 = lz4_flex::frame::FrameEncoder::with_frame_info(
+                info,
+                Vec::with_capacity(data.len() / 2),
+            );
+            lz4.write_all(data).map_err(|e| invalid("lz4", e))?;
+            lz4.finish().map_err(|e| invalid("lz4", e))
+        }
+        4 => Ok(ruzstd::encoding::compress_to_vec(
+            data,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )),
+        other => Err(DecompressError::UnknownCodec(other)),
+    }
+}
+
+/// All the expanded bytes of `data`, refused beyond `limit` (the cleaner rewrites whole
+/// batches, so it must hold one expanded; the limit keeps a hostile batch from taking memory).
+pub fn expand(codec: u8, data: &[u8], limit: u64) -> Result<Vec<u8>, DecompressError> {
+    let out = expand_start(codec, data, limit.saturating_add(1))?;
+    if out.len() as u64 > limit {
+        return Err(invalid("records", format!("expands past {limit} bytes")));
+    }
+    Ok(out)
 }
 
 /// At most the first `limit` expanded bytes of `data`, for readers that only look at the
@@ -232,6 +296,33 @@ mod tests {
             .map_err(io::Error::other)?
             .read_to_end(&mut out)?;
         Ok(out)
+    }
+
+    #[test]
+    fn compress_round_trips_every_codec_in_kafkas_framing() {
+        let big: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_be_bytes())
+            .collect();
+        for codec in 0..=4u8 {
+            for data in [&b"the quick brown fox"[..], &big[..]] {
+                let packed = compress(codec, data).expect("compress");
+                assert_eq!(
+                    super::expand(codec, &packed, 1 << 20).expect("expand"),
+                    data,
+                    "codec {codec}"
+                );
+            }
+        }
+        assert!(compress(2, &big).expect("snappy").starts_with(XERIAL_MAGIC));
+        let packed = compress(4, &big).expect("zstd");
+        assert!(
+            super::expand(4, &packed, 1000).is_err(),
+            "refused past the limit"
+        );
+        assert!(matches!(
+            compress(9, b"x"),
+            Err(DecompressError::UnknownCodec(9))
+        ));
     }
 
     #[test]

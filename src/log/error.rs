@@ -15,6 +15,10 @@ pub enum LogError {
     /// (`INVALID_RECORD`, 87).
     #[error("{0}")]
     InvalidRecord(String),
+    /// Some records break a per-record rule, e.g. a record without a key in a compacted topic
+    /// (`INVALID_RECORD`, 87, with the offending records listed as Kafka's `RecordError`s).
+    #[error("{}", record_errors_message(.0))]
+    RecordErrors(Vec<RecordError>),
     /// A compressed batch its codec cannot expand (garbage, truncated, a zstd window over
     /// 128 MiB). Kafka's decompressing record iterator throws a plain `KafkaException`, which
     /// the produce path answers with `UNKNOWN_SERVER_ERROR` (-1).
@@ -152,6 +156,34 @@ pub enum LogError {
     },
 }
 
+/// One rejected record of a produce request, as Kafka reports it in `record_errors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// Index of the record within its batch.
+    pub batch_index: i32,
+    /// Why it was rejected.
+    pub message: String,
+}
+
+/// Kafka's `LogValidator.processRecordErrors` message for a list of record errors.
+fn record_errors_message(errors: &[RecordError]) -> String {
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| {
+            format!(
+                "RecordError(batchIndex={}, message='{}')",
+                e.batch_index, e.message
+            )
+        })
+        .collect();
+    format!(
+        "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+        errors.len(),
+        shown.join(", ")
+    )
+}
+
 impl LogError {
     /// Kafka's numeric error code for this error, as it goes in a response.
     pub fn error_code(&self) -> i16 {
@@ -171,7 +203,7 @@ impl LogError {
             | LogError::Inconsistent { .. }
             | LogError::Offline { .. }
             | LogError::MalformedFile { .. } => 56,
-            LogError::InvalidRecord(_) => 87,
+            LogError::InvalidRecord(_) | LogError::RecordErrors(_) => 87,
         }
     }
 

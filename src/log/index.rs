@@ -205,6 +205,11 @@ impl MmapIndex {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Records that the file now lives at `path` (renamed by the cleaner's swap).
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+    }
 }
 
 /// What [`MmapIndex::entry`] returns for an entry it cannot map (never, see the invariant).

@@ -12,12 +12,13 @@ use uuid::Uuid;
 
 use super::TopicPartition;
 use super::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
+use super::cleaner::{CleanerManager, LogCleaner, LogSource};
 use super::error::LogError;
 use super::segment::LOG_SUFFIX;
 use super::unified_log::{LoadHints, UnifiedLog};
 use crate::base::fs;
 use crate::base::fsync::fsync_dir;
-use crate::config::LogConfig;
+use crate::config::{CleanerConfig, LogConfig};
 
 /// Kafka's clean shutdown marker, written last on a clean shutdown and removed at start-up.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
@@ -79,6 +80,8 @@ pub struct LogManager {
     logs: RwLock<BTreeMap<TopicPartition, Arc<UnifiedLog>>>,
     /// Serialises creation so two callers never create one partition's directory twice.
     create_lock: Mutex<()>,
+    /// The log cleaner (threads start with [`LogManager::start_cleaner`]).
+    cleaner: LogCleaner,
     /// Log dirs where an operation of the manager itself (a checkpoint, a directory rename)
     /// failed; with the dirs of logs that saw I/O errors, they are not marked clean at
     /// shutdown.
@@ -136,10 +139,13 @@ impl LogManager {
                 }
             }
         }
+        let loaded: Vec<Arc<UnifiedLog>> = logs.values().cloned().collect();
+        let cleaner = LogCleaner::new(Arc::new(CleanerManager::new(log_dirs, &loaded)));
         Ok(LogManager {
             log_dirs: log_dirs.to_vec(),
             logs: RwLock::new(logs),
             create_lock: Mutex::new(()),
+            cleaner,
             failed_dirs: Mutex::new(BTreeSet::new()),
         })
     }
@@ -168,6 +174,42 @@ impl LogManager {
             }
         }
         (partitions, segments)
+    }
+
+    /// Starts the log cleaner threads (`log.cleaner.*`); they find logs through this manager
+    /// and stop at [`shutdown`](Self::shutdown).
+    pub fn start_cleaner(self: &Arc<Self>, config: &CleanerConfig) -> Result<(), String> {
+        let manager = Arc::downgrade(self);
+        let source: LogSource =
+            Arc::new(move || manager.upgrade().map(|m| m.all_logs()).unwrap_or_default());
+        self.cleaner.start(config, source)
+    }
+
+    /// The log cleaner.
+    pub fn cleaner(&self) -> &LogCleaner {
+        &self.cleaner
+    }
+
+    /// Applies a topic's new configuration to its logs (the entry point for AlterConfigs):
+    /// retention and roll settings apply from the next pass, a topic that stops being
+    /// compacted has its cleaning aborted (Kafka's `updateTopicConfig`), and one that becomes
+    /// compacted is looked at by the cleaner right away.
+    pub fn update_topic_config(&self, topic: &str, config: &LogConfig) {
+        let logs: Vec<Arc<UnifiedLog>> = self
+            .all_logs()
+            .into_iter()
+            .filter(|l| l.topic_partition().topic == topic)
+            .collect();
+        for log in logs {
+            let was_compacted = log.config().cleanup_policy.compact;
+            log.update_config(config.clone());
+            if was_compacted && !config.cleanup_policy.compact {
+                self.cleaner.manager().abort_cleaning(log.topic_partition());
+            }
+        }
+        if config.cleanup_policy.compact {
+            self.cleaner.wake();
+        }
     }
 
     /// The log of `tp`, if this broker has one.
@@ -259,6 +301,7 @@ impl LogManager {
             log.topic_id()
         );
         self.logs.write().remove(tp);
+        self.cleaner.manager().abort_cleaning(tp);
         self.rename_aside(tp, log.dir(), STRAY_DIR_SUFFIX).map(drop)
     }
 
@@ -313,12 +356,17 @@ impl LogManager {
         let Some(log) = self.logs.write().remove(tp) else {
             return Ok(None);
         };
+        // The cleaner must let go of the log before its directory moves.
+        self.cleaner.manager().abort_cleaning(tp);
         match self.rename_aside(tp, log.dir(), DELETE_DIR_SUFFIX) {
             Ok(renamed) => {
                 tracing::info!(
                     "Log for partition {tp} is renamed to {} and is scheduled for deletion",
                     renamed.display()
                 );
+                if let Some(parent) = log.dir().parent() {
+                    self.cleaner.manager().remove_partition(parent, tp);
+                }
                 Ok(Some(DetachedLog { log, renamed }))
             }
             Err(e) => {
@@ -387,11 +435,17 @@ impl LogManager {
     }
 
     /// Retention pass over every log (run every `log.retention.check.interval.ms`): deletes
-    /// expired or excess segments, never an active one. Returns how many were deleted.
+    /// expired or excess segments, never an active one. Returns how many were deleted. While
+    /// the cleaner runs, compacted logs are left to it (as in Kafka), so retention never
+    /// races a clean of the same log.
     pub fn cleanup_logs(&self, now_ms: i64) -> usize {
         let started = Instant::now();
         let mut total = 0;
+        let cleaner_owns_compacted = self.cleaner.is_running();
         for log in self.all_logs() {
+            if cleaner_owns_compacted && log.config().cleanup_policy.compact {
+                continue;
+            }
             match log.delete_old_segments(now_ms) {
                 Ok(n) => total += n,
                 Err(e) => tracing::error!(
@@ -480,6 +534,7 @@ impl LogManager {
     /// Every log and dir is tried; the first error is returned.
     pub fn shutdown(&self) -> Result<(), LogError> {
         tracing::info!("Shutting down.");
+        self.cleaner.shutdown();
         let logs = self.all_logs();
         let mut result = Ok(());
         let mut keep_first = |r: Result<(), LogError>| {
@@ -727,6 +782,52 @@ mod tests {
         assert!(!old_dir.exists());
         mgr.delete(&TopicPartition::new("t", 0))
             .expect("deleting twice is fine");
+    }
+
+    /// A log on disk of another topic id (a deleted topic's directory that came back, then a
+    /// new topic of the same name) is set aside as `-stray`, never served as the new topic's.
+    #[test]
+    fn a_log_of_another_topic_id_is_set_aside() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs = vec![root.path().to_path_buf()];
+        let tp = TopicPartition::new("t", 0);
+        let mgr = start(&dirs);
+        let old = mgr
+            .get_or_create(&tp, Uuid::from_u128(1), LogConfig::default())
+            .expect("create");
+        old.append_as_leader(&batch(3, 5, 10), 0).expect("append");
+        mgr.shutdown().expect("shutdown");
+        drop((old, mgr));
+        let mgr = start(&dirs);
+        let new = mgr
+            .get_or_create(&tp, Uuid::from_u128(2), LogConfig::default())
+            .expect("create the new topic's log");
+        assert_eq!(new.topic_id(), Uuid::from_u128(2));
+        assert_eq!(new.log_end_offset(), 0, "the old records are not served");
+        let stray: Vec<String> = std::fs::read_dir(root.path())
+            .expect("read dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(STRAY_DIR_SUFFIX))
+            .collect();
+        assert_eq!(stray.len(), 1, "{stray:?}");
+        assert!(stray[0].starts_with("t-0."), "{stray:?}");
+    }
+
+    #[test]
+    fn renamed_dir_names_fit_in_255_bytes_as_kafkas_do() {
+        let long = TopicPartition::new("x".repeat(249), 12);
+        let name = renamed_dir_name(&long, DELETE_DIR_SUFFIX);
+        assert_eq!(name.len(), 255);
+        assert!(name.ends_with("-delete"));
+        assert!(name.contains("-12."));
+        let short = renamed_dir_name(&TopicPartition::new("t", 0), STRAY_DIR_SUFFIX);
+        assert!(
+            short.starts_with("t-0.") && short.ends_with("-stray"),
+            "{short}"
+        );
+        assert_eq!(short.len(), "t-0.".len() + 32 + "-stray".len());
+        assert_eq!(parse_partition_dir(&name), None);
     }
 
     #[test]

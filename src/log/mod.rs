@@ -9,6 +9,7 @@
 
 mod batch;
 pub mod checkpoint;
+pub mod cleaner;
 pub mod compression;
 pub mod control;
 mod crc;
@@ -36,7 +37,7 @@ pub use batch::{
     check_stored_batch, validate_produce_batches,
 };
 pub use crc::{crc32c, crc32c_reference};
-pub use error::LogError;
+pub use error::{LogError, RecordError};
 pub use file_records::FileRecords;
 pub use log_manager::{DetachedLog, LogDirDescription, LogManager};
 pub use offset_index::OffsetIndex;

@@ -117,6 +117,11 @@ impl OffsetIndex {
     pub fn path(&self) -> &Path {
         self.index.path()
     }
+
+    /// Records that the file now lives at `path` (renamed by the cleaner's swap).
+    pub fn set_path(&mut self, path: std::path::PathBuf) {
+        self.index.set_path(path);
+    }
 }
 
 #[cfg(test)]

@@ -175,6 +175,17 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
+    /// For the log cleaner, per producer: the last offset of its last data batch (`None` if it
+    /// has none, e.g. its last write was a transaction marker) and its epoch (Kafka's
+    /// `lastRecordsOfActiveProducers`). The cleaner keeps those batches, possibly emptied, so
+    /// sequence numbers and epochs survive compaction.
+    pub fn last_records(&self) -> HashMap<i64, (Option<i64>, i16)> {
+        self.producers
+            .iter()
+            .map(|(id, e)| (*id, (e.batches.back().map(|b| b.last_offset), e.epoch)))
+            .collect()
+    }
+
     /// If `header` (a produced batch, offsets not yet assigned) repeats one of the last five
     /// batches of its producer, that batch's metadata: the append must answer with it and
     /// write nothing.

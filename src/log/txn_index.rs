@@ -154,6 +154,11 @@ impl TransactionIndex {
         &self.path
     }
 
+    /// Records that the file now lives at `path` (renamed by the cleaner's swap).
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     /// Appends an entry (creating the file if needed). Last offsets must increase.
     pub fn append(&self, txn: AbortedTxn) -> Result<(), LogError> {
         let mut inner = self.inner.lock();

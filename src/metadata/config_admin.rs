@@ -7,7 +7,6 @@
 use super::TopicAdmin;
 use super::topic_admin::TopicError;
 use crate::config::{LogConfig, is_list_config};
-use crate::log::TopicPartition;
 use kafka_protocol::ResponseError;
 use std::collections::BTreeMap;
 use tracing::info;
@@ -142,7 +141,7 @@ impl TopicAdmin {
             .catalog
             .put(next)
             .map_err(|e| TopicError::new(ResponseError::KafkaStorageError, e.to_string()))?;
-        self.apply_to_logs(&next.name, next.partitions, &next.config);
+        self.apply_to_logs(&next.name, &next.config);
         info!(
             "Updated configs of topic {name}: {}",
             describe_overrides(&next.overrides)
@@ -194,7 +193,7 @@ impl TopicAdmin {
             .map_err(|e| TopicError::new(ResponseError::KafkaStorageError, e.to_string()))?;
         let defaults = broker.log_defaults(&self.catalog.dynamic_broker_configs());
         for topic in self.catalog.apply_broker_defaults(defaults) {
-            self.apply_to_logs(&topic.name, topic.partitions, &topic.config);
+            self.apply_to_logs(&topic.name, &topic.config);
         }
         let whom = if resource.is_empty() {
             "the cluster default".to_string()
@@ -208,13 +207,10 @@ impl TopicAdmin {
         Ok(())
     }
 
-    /// Hands `config` to every partition log of `topic`.
-    fn apply_to_logs(&self, topic: &str, partitions: i32, config: &LogConfig) {
-        for p in 0..partitions {
-            if let Some(log) = self.logs.get(&TopicPartition::new(topic, p)) {
-                log.update_config(config.clone());
-            }
-        }
+    /// Hands `config` to every partition log of `topic` (through the log manager, so the log
+    /// cleaner starts or stops compacting when `cleanup.policy` changes).
+    fn apply_to_logs(&self, topic: &str, config: &LogConfig) {
+        self.logs.update_topic_config(topic, config);
     }
 }
 

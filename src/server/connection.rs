@@ -184,7 +184,9 @@ pub async fn serve<R, W>(
                 budget.queued.fetch_add(*bytes, Ordering::AcqRel);
             }
             budget.owed.fetch_add(1, Ordering::AcqRel);
-            if tx.send(pending).await.is_err() {
+            let closing = matches!(pending, Pending::Close(_));
+            if tx.send(pending).await.is_err() || closing {
+                // After a reply that closes the connection nothing more is read, as Kafka.
                 break 'conn;
             }
         }
@@ -228,7 +230,11 @@ async fn idle_deadline(budget: &Budget, idle_ms: i64, started: tokio::time::Inst
     }
     loop {
         let last = budget.last_active_ms.load(Ordering::Acquire);
-        let deadline = started + Duration::from_millis(last.saturating_add(idle_ms).max(0) as u64);
+        let after = Duration::from_millis(last.saturating_add(idle_ms).max(0) as u64);
+        // A limit beyond what the clock can represent (Long.MAX_VALUE) means never.
+        let Some(deadline) = started.checked_add(after) else {
+            return std::future::pending().await;
+        };
         tokio::time::sleep_until(deadline).await;
         if budget.owed.load(Ordering::Acquire) > 0 {
             // Replies are owed (a long-poll): not idle; look again later.

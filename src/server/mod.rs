@@ -49,6 +49,9 @@ pub enum ServerError {
     /// The producer-id block could not be read.
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    /// The log cleaner could not start (e.g. a dedupe buffer too small for one key).
+    #[error("{0}")]
+    LogCleaner(String),
     /// `max.connections.per.ip.overrides` is malformed.
     #[error(transparent)]
     ConnectionLimits(#[from] limits::OverridesError),
@@ -100,17 +103,15 @@ impl Broker {
             LogManager::startup(&config.log_dirs, &lookup, threads)?
         };
         // A crash between writing the catalog and creating a log leaves a partition without a
-        // log: create it now.
+        // log: create it now. A log left of another topic id (a deleted topic whose directory
+        // rename did not survive a crash, then a new topic of the same name) is set aside.
         for t in catalog.all() {
             for p in 0..t.partitions {
                 let tp = TopicPartition {
                     topic: t.name.clone(),
                     partition: p,
                 };
-                let log = match logs.get(&tp) {
-                    Some(log) => log,
-                    None => logs.get_or_create(&tp, t.id, t.config.clone())?,
-                };
+                let log = logs.get_or_create(&tp, t.id, t.config.clone())?;
                 log.set_leader_epoch(t.leader_epoch(p));
             }
         }
@@ -188,6 +189,10 @@ impl Broker {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ServerError> {
+        self.state
+            .logs
+            .start_cleaner(&self.state.config.log_cleaner)
+            .map_err(ServerError::LogCleaner)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let background = background::spawn(self.state.clone(), stop_rx.clone());

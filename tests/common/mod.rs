@@ -1,6 +1,7 @@
 //! Test harness: runs the real `strom` binary on an ephemeral port with a temporary data dir,
 //! and offers a raw protocol client for byte-level tests.
 
+pub mod kafka;
 pub mod raw;
 pub mod require;
 
@@ -20,8 +21,8 @@ pub struct TestBroker {
     pub port: u16,
     pub dir: tempfile::TempDir,
     extra: Vec<(String, String)>,
-    /// Environment variables for the next launch (fault injection, e.g.
-    /// `STROM_FAULT_TXN_CRASH`).
+    /// Environment variables for the next launch (test hooks and fault injection, e.g.
+    /// `STROM_FAULT_TXN_CRASH`), kept across restarts until changed.
     pub env: Vec<(String, String)>,
     /// Everything the broker logged, across restarts.
     pub log: Arc<Mutex<Vec<String>>>,
@@ -35,6 +36,11 @@ impl TestBroker {
 
     /// Starts a broker with extra `server.properties` lines.
     pub fn start_with(extra: &[(&str, &str)]) -> TestBroker {
+        TestBroker::start_with_env(extra, &[])
+    }
+
+    /// Starts a broker with extra `server.properties` lines and environment variables.
+    pub fn start_with_env(extra: &[(&str, &str)], env: &[(&str, &str)]) -> TestBroker {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut b = TestBroker {
             child: None,
@@ -44,7 +50,10 @@ impl TestBroker {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            env: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             log: Arc::new(Mutex::new(Vec::new())),
         };
         b.launch();
@@ -98,6 +107,9 @@ impl TestBroker {
                 "RUST_LOG",
                 std::env::var("STROM_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            // With Kafka's LOG_DIR set the broker would log to LOG_DIR/server.log and keep only
+            // ERROR lines on stderr, where the harness reads the listening port.
+            .env_remove("LOG_DIR")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -167,6 +179,22 @@ impl TestBroker {
         self.launch();
     }
 
+    /// Sets (or with `None` removes) a `server.properties` line for the next start.
+    pub fn set_config(&mut self, key: &str, value: Option<&str>) {
+        self.extra.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.extra.push((key.to_string(), v.to_string()));
+        }
+    }
+
+    /// Sets (or with `None` removes) an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_string(), v.to_string()));
+        }
+    }
+
     /// The broker's process id, for reading its memory figures from /proc.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("broker running").id()
@@ -231,4 +259,27 @@ pub fn segment_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v.retain(|p| p.extension().is_some_and(|e| e == ext));
     v.sort();
     v
+}
+
+/// Creates a topic through librdkafka's admin client (replication factor 1, topic configs).
+pub fn create_topic(b: &TestBroker, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .expect("admin client");
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        topic = topic.set(k, v);
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let res = rt
+        .block_on(admin.create_topics(
+            &[topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))
+        .expect("create_topics");
+    assert!(res[0].is_ok(), "create {name}: {:?}", res[0]);
 }

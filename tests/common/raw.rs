@@ -234,3 +234,21 @@ pub fn fetch_topic(topic: &str, partition: i32, offset: i64, max_bytes: i32) -> 
                 .with_partition_max_bytes(max_bytes),
         ])
 }
+
+/// Waits until the coordinator of `group` is ready (the offsets topic is created on first use).
+pub fn find_coordinator(c: &mut RawClient, group: &str) {
+    use kafka_protocol::messages::FindCoordinatorRequest;
+    let ready = super::wait_for(Duration::from_secs(30), || {
+        let r = c.call(
+            &FindCoordinatorRequest::default()
+                .with_key_type(0)
+                .with_coordinator_keys(vec![StrBytes::from_string(group.to_string())]),
+            4,
+        );
+        (r.coordinators[0].error_code == 0).then_some(())
+    });
+    assert!(
+        ready.is_some(),
+        "coordinator for {group} never became available"
+    );
+}

@@ -82,7 +82,9 @@ def run_service(formula)
 end
 
 def fresh_prefix
-  BrewModel.root = Pathname(Dir.mktmpdir("strom-brew-harness"))
+  root = Dir.mktmpdir("strom-brew-harness")
+  at_exit { FileUtils.rm_rf(root) } # also when a step fails
+  BrewModel.root = Pathname(root)
   Strom.new
 end
 

@@ -878,3 +878,48 @@ fn chaos_disk_full_cycles_lose_no_acknowledged_record() {
     );
     assert!(b.stop().success());
 }
+
+/// SIGTERM during start-up (launchd stopping a broker that is still loading its logs, or a
+/// test stopping one at once) used to kill the process by the signal, leaving the dirs not
+/// cleanly shut down: the handler was installed only once the broker ran. It is installed
+/// first now, so the broker shuts down cleanly (exit 0, clean-shutdown marker written).
+#[test]
+fn sigterm_during_start_up_is_a_clean_shutdown() {
+    use std::io::BufRead;
+    let mut b = TestBroker::start();
+    let config = b.config_path();
+    let data = b.data_dir();
+    assert!(b.stop().success());
+    for attempt in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+            .arg("server")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn strom");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        // The logs are loaded before the listeners bind: signal right then.
+        for line in lines.by_ref().map_while(Result::ok) {
+            if line.contains("Loaded ") && line.contains(" logs in ") {
+                break;
+            }
+        }
+        // SAFETY: kill(2) on our own child; no memory is involved.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = child.wait().expect("wait");
+        assert!(
+            status.success(),
+            "attempt {attempt}: exit status {status:?}; log after the signal:\n{}",
+            rest.join("\n")
+        );
+        assert!(
+            data.join(".kafka_cleanshutdown").exists(),
+            "attempt {attempt}: not marked clean"
+        );
+    }
+}

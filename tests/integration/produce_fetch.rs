@@ -1,8 +1,6 @@
 //! End-to-end produce/consume with librdkafka (the `rdkafka` crate) against the real binary.
 
-use crate::common::TestBroker;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use crate::common::{TestBroker, create_topic};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -10,29 +8,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::time::Duration;
-
-fn admin(b: &TestBroker) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", b.bootstrap())
-        .create()
-        .expect("admin client")
-}
-
-fn create_topic(b: &TestBroker, name: &str, partitions: i32, configs: &[(&str, &str)]) {
-    let admin = admin(b);
-    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-    for (k, v) in configs {
-        topic = topic.set(k, v);
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let res = rt
-        .block_on(admin.create_topics(
-            &[topic],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        ))
-        .expect("create_topics");
-    assert!(res[0].is_ok(), "create {name}: {:?}", res[0]);
-}
 
 fn producer(b: &TestBroker, extra: &[(&str, &str)]) -> FutureProducer {
     let mut c = ClientConfig::new();

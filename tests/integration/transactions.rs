@@ -378,19 +378,15 @@ fn kill9_mid_abort_markers_aborts_every_partition() {
 }
 
 /// Kafka's Java client: consume-transform-produce with sendOffsetsToTransaction, aborts,
-/// read_committed / read_uncommitted consumers, zombie fencing (tests/java/TxnClient.java).
+/// read_committed / read_uncommitted consumers, zombie fencing (tests/java/TxnClient.java),
+/// with Kafka 4.4.0's kafka-clients.
 #[test]
 fn java_client_exactly_once() {
-    let Some(kafka_sh) = require::apache_kafka() else {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let jars = tempfile::tempdir().expect("tempdir");
+    let Some(cp) = crate::common::kafka::classpath(jars.path()) else {
         return;
     };
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cp = std::process::Command::new(kafka_sh)
-        .arg("classpath")
-        .output()
-        .expect("classpath");
-    assert!(cp.status.success(), "resolving Kafka's jars failed");
-    let cp = String::from_utf8_lossy(&cp.stdout).trim().to_string();
     let b = TestBroker::start();
     let out = std::process::Command::new("java")
         .arg("-cp")
@@ -435,4 +431,361 @@ fn python_confluent_kafka_transactions() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout.matches("ok: ").count(), 4, "{stdout}");
+}
+
+/// franz-go: a GroupTransactSession consume-transform-produce loop with aborts, then a
+/// read_committed consumer (tests/compat/go/txn).
+#[test]
+fn go_franz_group_transact_session() {
+    let Some(go) = require::tool("go") else {
+        return;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = tempfile::tempdir().expect("tempdir");
+    let exe = bin.path().join("txn");
+    let build = std::process::Command::new(go)
+        .args(["build", "-o"])
+        .arg(&exe)
+        .arg("./txn")
+        .current_dir(root.join("tests/compat/go"))
+        .output()
+        .expect("go build");
+    assert!(
+        build.status.success(),
+        "go build failed (scripts/install-clients.sh fetches the modules):\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let b = TestBroker::start();
+    let out = std::process::Command::new(&exe)
+        .arg("-bootstrap")
+        .arg(b.bootstrap())
+        .output()
+        .expect("run txn");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "franz-go transactions failed:\n{stdout}"
+    );
+    assert_eq!(stdout.matches("ok: ").count(), 2, "{stdout}");
+}
+
+/// One transaction on `TOPIC` partition 0 by `txn_id`, ended with `commit`.
+fn one_transaction(c: &mut RawClient, txn_id: &str, commit: bool) {
+    let init = c.call(
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(txn_id))))
+            .with_transaction_timeout_ms(30_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+        4,
+    );
+    assert_eq!(init.error_code, 0, "init {txn_id}");
+    let (pid, epoch) = (init.producer_id, init.producer_epoch);
+    let add = c.call(
+        &AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(s(txn_id)))
+            .with_v3_and_below_producer_id(pid)
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(vec![
+                AddPartitionsToTxnTopic::default()
+                    .with_name(topic_name(TOPIC))
+                    .with_partitions(vec![0]),
+            ]),
+        3,
+    );
+    assert_eq!(
+        add.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    let produce = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(txn_id))))
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(topic_name(TOPIC))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(txn_batch(2, pid.0, epoch, 0, txn_id))),
+                ]),
+        ]);
+    assert_eq!(
+        c.call(&produce, 9).responses[0].partition_responses[0].error_code,
+        0
+    );
+    let end = c.call(
+        &EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(txn_id)))
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_committed(commit),
+        3,
+    );
+    assert_eq!(end.error_code, 0, "end {txn_id}");
+}
+
+/// Kafka 4.4's own tools against Strom's transactions: `kafka-producer-perf-test
+/// --transactional-id`, `kafka-transactions list/describe/describe-producers`, and
+/// `kafka-dump-log` (DumpLogSegments) on Strom's `__transaction_state` and `.txnindex`.
+#[test]
+fn kafka_transaction_tools() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(cp) = crate::common::kafka::classpath(root.path()) else {
+        return;
+    };
+    let b = TestBroker::start_with(&[("transaction.state.log.num.partitions", "1")]);
+    let mut c = RawClient::connect(b.port);
+    assert_eq!(create_topic(&mut c, TOPIC, 1, &[]).error_code, 0);
+    wait_coordinator(&mut c);
+    let run = |class: &str, args: &[&str]| {
+        let out = crate::common::kafka::java(&cp, class, args)
+            .output()
+            .expect("java");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{class} {args:?}:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let bootstrap = b.bootstrap();
+    let perf = run(
+        "org.apache.kafka.tools.ProducerPerformance",
+        &[
+            "--topic",
+            TOPIC,
+            "--num-records",
+            "2000",
+            "--record-size",
+            "100",
+            "--throughput",
+            "-1",
+            "--transactional-id",
+            "perf-txn",
+            "--transaction-duration-ms",
+            "100",
+            "--command-property",
+            &format!("bootstrap.servers={bootstrap}"),
+        ],
+    );
+    assert!(perf.contains("2000 records sent"), "{perf}");
+    one_transaction(&mut c, "tool-aborted", false);
+    one_transaction(&mut c, "tool-committed", true);
+
+    let txns = "org.apache.kafka.tools.TransactionsCommand";
+    let list = run(txns, &["--bootstrap-server", &bootstrap, "list"]);
+    for (id, state) in [
+        ("perf-txn", "CompleteCommit"),
+        ("tool-aborted", "CompleteAbort"),
+        ("tool-committed", "CompleteCommit"),
+    ] {
+        assert!(
+            list.lines().any(|l| l.starts_with(id) && l.contains(state)),
+            "{id} {state} not listed:\n{list}"
+        );
+    }
+    let describe = run(
+        txns,
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "describe",
+            "--transactional-id",
+            "tool-aborted",
+        ],
+    );
+    assert!(describe.contains("CompleteAbort"), "{describe}");
+    let producers = run(
+        txns,
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "describe-producers",
+            "--topic",
+            TOPIC,
+            "--partition",
+            "0",
+        ],
+    );
+    assert!(
+        producers.lines().count() >= 4,
+        "three producers and a header:\n{producers}"
+    );
+
+    let data = b.data_dir();
+    let dump = "org.apache.kafka.tools.DumpLogSegments";
+    let state_log = data.join("__transaction_state-0/00000000000000000000.log");
+    let decoded = run(
+        dump,
+        &[
+            "--files",
+            state_log.to_str().expect("utf-8"),
+            "--transaction-log-decoder",
+            "--print-data-log",
+        ],
+    );
+    for expected in [
+        r#""transactionalId":"tool-aborted""#,
+        r#""transactionStatus":"PrepareAbort""#,
+        r#""transactionStatus":"CompleteAbort""#,
+        r#""transactionStatus":"CompleteCommit""#,
+        r#""transactionPartitions":[{"topic":"eos","partitionIds":[0]}]"#,
+    ] {
+        assert!(decoded.contains(expected), "{expected} missing:\n{decoded}");
+    }
+    let index = data.join(format!("{TOPIC}-0/00000000000000000000.txnindex"));
+    let aborted = run(dump, &["--files", index.to_str().expect("utf-8")]);
+    assert_eq!(
+        aborted
+            .lines()
+            .filter(|l| l.starts_with("version: 0 producerId:"))
+            .count(),
+        1,
+        "one aborted transaction:\n{aborted}"
+    );
+    let markers = run(
+        dump,
+        &[
+            "--files",
+            data.join(format!("{TOPIC}-0/00000000000000000000.log"))
+                .to_str()
+                .expect("utf-8"),
+        ],
+    );
+    assert!(markers.contains("isControl: true"), "{markers}");
+}
+
+/// Counts the values of a topic as a `read_committed` consumer sees them.
+fn committed_values(bootstrap: &str, topic: &str) -> std::collections::HashMap<String, usize> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Message};
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).expect("subscribe");
+    let mut seen = std::collections::HashMap::new();
+    let mut idle = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while idle < 10 && std::time::Instant::now() < deadline {
+        match c.poll(Duration::from_millis(300)) {
+            Some(Ok(m)) => {
+                idle = 0;
+                let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                *seen.entry(v).or_insert(0) += 1;
+            }
+            _ => idle += 1,
+        }
+    }
+    seen
+}
+
+/// A Kafka Streams application (kafka-streams 4.4.0, exactly_once_v2) keeps running while the
+/// broker is killed with SIGKILL mid-run and restarted: its output, read_committed, holds
+/// every input record exactly once.
+#[test]
+fn kafka_streams_exactly_once_v2_survives_broker_kill9() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let jars = tempfile::tempdir().expect("tempdir");
+    let Some(cp) = crate::common::kafka::classpath(jars.path()) else {
+        return;
+    };
+    let mut b = TestBroker::start_with(&[("offsets.topic.num.partitions", "3")]);
+    let mut c = RawClient::connect(b.port);
+    assert_eq!(create_topic(&mut c, "eos-in", 3, &[]).error_code, 0);
+    assert_eq!(create_topic(&mut c, "eos-out", 3, &[]).error_code, 0);
+    drop(c);
+    const N: usize = 3000;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let bootstrap = b.bootstrap();
+    rt.block_on(async {
+        let p: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("enable.idempotence", "true")
+            .create()
+            .expect("producer");
+        for i in 0..N {
+            let (k, v) = (format!("k{i}"), format!("v{i}"));
+            p.send(
+                FutureRecord::to("eos-in").key(&k).payload(&v),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("input produced");
+        }
+    });
+    let state = tempfile::tempdir().expect("state dir");
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/EosStreams.java");
+    let log = jars.path().join("streams.log");
+    let mut streams = crate::common::kafka::java(
+        &cp,
+        app.to_str().expect("utf-8"),
+        &[
+            &bootstrap,
+            "eos-in",
+            "eos-out",
+            "eos-app",
+            state.path().to_str().expect("utf-8"),
+        ],
+    )
+    .stdout(std::fs::File::create(&log).expect("log"))
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("streams app starts");
+    // Kill the broker once the application is part way through.
+    let midway = crate::common::wait_for(Duration::from_secs(120), || {
+        let mut c = RawClient::connect(b.port);
+        let r = c.call(
+            &ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_isolation_level(0)
+                .with_topics(vec![
+                    kafka_protocol::messages::list_offsets_request::ListOffsetsTopic::default()
+                        .with_name(topic_name("eos-out"))
+                        .with_partitions(
+                            (0..3)
+                                .map(|p| {
+                                    kafka_protocol::messages::list_offsets_request::ListOffsetsPartition::default()
+                                        .with_partition_index(p)
+                                        .with_timestamp(-1)
+                                })
+                                .collect(),
+                        ),
+                ]),
+            5,
+        );
+        let written: i64 = r.topics[0].partitions.iter().map(|p| p.offset.max(0)).sum();
+        (written > (N / 4) as i64).then_some(written)
+    });
+    assert!(midway.is_some(), "the streams app made no progress");
+    b.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    b.start_again();
+    let done = crate::common::wait_for(Duration::from_secs(180), || {
+        let seen = committed_values(&b.bootstrap(), "eos-out");
+        (seen.len() >= N).then_some(seen)
+    });
+    let _ = streams.kill();
+    let _ = streams.wait();
+    let seen = done.unwrap_or_else(|| {
+        panic!(
+            "output incomplete; streams log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        duplicated.is_empty(),
+        "duplicates after kill -9: {duplicated:?}"
+    );
+    for i in 0..N {
+        assert_eq!(seen.get(&format!("V{i}")), Some(&1), "V{i}");
+    }
+    assert_eq!(seen.len(), N);
 }

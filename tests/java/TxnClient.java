@@ -97,6 +97,9 @@ public class TxnClient {
         }
         p.sendOffsetsToTransaction(offsets, c.groupMetadata());
         if (++txn % 3 == 0) {
+          // abortTransaction drops records not yet sent: deliver them first, so the aborted
+          // data is in the log (read_uncommitted must see it, read_committed must not).
+          p.flush();
           p.abortTransaction();
           aborted++;
           // Rewind to the last committed offsets: the aborted input is processed again.

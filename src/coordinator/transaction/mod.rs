@@ -303,6 +303,11 @@ impl TransactionCoordinator {
     }
 
     fn shard_of(&self, transactional_id: &str) -> Result<&Arc<Mutex<Shard>>, ResponseError> {
+        // The record key stores the id with an int16 length; a longer id (possible in
+        // flexible request versions) could not be written back correctly.
+        if transactional_id.len() > i16::MAX as usize {
+            return Err(ResponseError::InvalidRequest);
+        }
         let shards = self.shards.get().ok_or(ResponseError::NotCoordinator)?;
         let p = partition_for(transactional_id, shards.len() as i32) as usize;
         shards.get(p).ok_or(ResponseError::NotCoordinator)

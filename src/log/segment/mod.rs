@@ -11,7 +11,7 @@ use std::io::IoSlice;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 
@@ -23,7 +23,7 @@ use super::error::LogError;
 use super::file_records::SharedMapping;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
-use super::txn_index::TransactionIndex;
+use super::txn_index::{TXN_INDEX_SUFFIX, TransactionIndex};
 use crate::base::fs;
 use crate::config::LogConfig;
 
@@ -33,6 +33,11 @@ pub const LOG_SUFFIX: &str = ".log";
 pub const INDEX_SUFFIX: &str = ".index";
 /// Suffix of time index files.
 pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
+/// Suffix the cleaner gives the segment it is writing (Kafka's `CleanedFileSuffix`).
+pub const CLEANED_SUFFIX: &str = ".cleaned";
+/// Suffix of a complete cleaned segment waiting to replace the segments it cleaned (Kafka's
+/// `SwapFileSuffix`); start-up finishes an interrupted swap.
+pub const SWAP_SUFFIX: &str = ".swap";
 
 /// Kafka's file name for a segment file: the base offset zero-padded to 20 digits.
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
@@ -126,7 +131,21 @@ impl LogSegment {
         index_bytes: usize,
         now_ms: i64,
     ) -> Result<LogSegment, LogError> {
-        let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        LogSegment::create_with_suffix(dir, base_offset, index_bytes, now_ms, "")
+    }
+
+    /// Like [`create`](Self::create), with `suffix` after each file name: the cleaner writes
+    /// its output as `<base>.log.cleaned` (and `.index.cleaned`, `.timeindex.cleaned`,
+    /// `.txnindex.cleaned`).
+    pub fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        index_bytes: usize,
+        now_ms: i64,
+        suffix: &str,
+    ) -> Result<LogSegment, LogError> {
+        let named = |kind: &str| dir.join(file_name(base_offset, kind) + suffix);
+        let log_path = named(LOG_SUFFIX);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -134,9 +153,9 @@ impl LogSegment {
             .truncate(true)
             .open(&log_path)
             .map_err(|e| LogError::io(&log_path, e))?;
-        let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
-        let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
-        let txn_index_path = TransactionIndex::path_for(dir, base_offset);
+        let index_path = named(INDEX_SUFFIX);
+        let time_index_path = named(TIME_INDEX_SUFFIX);
+        let txn_index_path = named(TXN_INDEX_SUFFIX);
         let indexes = OffsetIndex::open(&index_path, base_offset, Some(index_bytes)).and_then(
             |offset_index| {
                 let time_index = TimeIndex::open(&time_index_path, base_offset, Some(index_bytes))?;
@@ -184,23 +203,50 @@ impl LogSegment {
         base_offset: i64,
         index_capacity: Option<usize>,
     ) -> Result<(LogSegment, bool), LogError> {
+        LogSegment::open_with_suffix(dir, base_offset, index_capacity, "")
+    }
+
+    /// Opens the complete cleaned segment `<base>.log.swap` (with its `.swap` indexes) as the
+    /// segment it is about to become: the returned segment already names the files without
+    /// the suffix, so after the caller renames them it is exact. Opening before renaming
+    /// keeps every failure before the first destructive step of a swap.
+    pub fn open_swap(dir: &Path, base_offset: i64) -> Result<LogSegment, LogError> {
+        Ok(LogSegment::open_with_suffix(dir, base_offset, None, SWAP_SUFFIX)?.0)
+    }
+
+    fn open_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        index_capacity: Option<usize>,
+        suffix: &str,
+    ) -> Result<(LogSegment, bool), LogError> {
         let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        let opened = |path: &Path| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&log_path)
-            .map_err(|e| LogError::io(&log_path, e))?;
+            .open(opened(&log_path))
+            .map_err(|e| LogError::io(opened(&log_path), e))?;
         let size = file
             .metadata()
             .map_err(|e| LogError::io(&log_path, e))?
             .len();
         let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
         let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
-        let missing = !index_path.exists() || !time_index_path.exists();
-        let offset_index = OffsetIndex::open(&index_path, base_offset, index_capacity)?;
-        let time_index = TimeIndex::open(&time_index_path, base_offset, index_capacity)?;
-        let txn_index =
-            TransactionIndex::open(&TransactionIndex::path_for(dir, base_offset), base_offset)?;
+        let missing = !opened(&index_path).exists() || !opened(&time_index_path).exists();
+        let mut offset_index =
+            OffsetIndex::open(&opened(&index_path), base_offset, index_capacity)?;
+        let mut time_index =
+            TimeIndex::open(&opened(&time_index_path), base_offset, index_capacity)?;
+        let txn_index_path = TransactionIndex::path_for(dir, base_offset);
+        let mut txn_index = TransactionIndex::open(&opened(&txn_index_path), base_offset)?;
+        offset_index.set_path(index_path);
+        time_index.set_path(time_index_path);
+        txn_index.set_path(txn_index_path);
         let insane = !offset_index.is_sane() || !time_index.is_sane() || !txn_index.is_sane();
         let (max_timestamp, offset_of_max_timestamp) =
             time_index.last_entry().unwrap_or((-1, base_offset));
@@ -372,6 +418,47 @@ impl LogSegment {
         }
         state.offset_index.trim()?;
         state.time_index.trim()
+    }
+
+    /// Bytes of the offset and time index entries: what Kafka's cleaner adds up against
+    /// `segment.index.bytes` when it merges segments.
+    pub fn index_sizes(&self) -> (u64, u64) {
+        let state = self.state.read();
+        (
+            (state.offset_index.entries() * 8) as u64,
+            (state.time_index.entries() * 12) as u64,
+        )
+    }
+
+    /// The `.log` file's modification time in ms (Kafka's `lastModified`), 0 if unknown.
+    pub fn last_modified(&self) -> i64 {
+        self.file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// Sets the `.log` file's modification time: a cleaned segment keeps the time of the last
+    /// segment it replaces, as Kafka's cleaner does.
+    pub fn set_last_modified(&self, ms: i64) -> Result<(), LogError> {
+        let time = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        self.file
+            .set_modified(time.min(SystemTime::now()))
+            .map_err(|e| LogError::io(&self.log_path, e))
+    }
+
+    /// The max timestamp of the first batch, if it has one (Kafka's
+    /// `getFirstBatchTimestamp`, what `max.compaction.lag.ms` is measured from).
+    pub fn first_batch_timestamp(&self) -> Result<Option<i64>, LogError> {
+        if let Some(ts) = self.state.read().rolling_based_timestamp {
+            return Ok((ts >= 0).then_some(ts));
+        }
+        Ok(self
+            .read_header(0)?
+            .map(|h| h.max_timestamp)
+            .filter(|ts| *ts >= 0))
     }
 
     /// Forces the `.log` file and its indexes to disk.

@@ -141,6 +141,22 @@ impl LogSegment {
         ))
     }
 
+    /// The committed bytes of the whole segment, through its shared read-only mapping, for
+    /// the log cleaner's sequential passes over segments that are no longer active (so never
+    /// rewritten). `None` for an empty segment.
+    pub fn map_all(&self) -> Result<Option<FileRecords>, LogError> {
+        let size = self.size() as usize;
+        if size == 0 {
+            return Ok(None);
+        }
+        FileRecords::slice(&self.file, &self.log_path, &self.mapping, 0, size).map(Some)
+    }
+
+    /// Byte position from which a scan finds `offset`: the offset index entry at or below it.
+    pub fn position_of(&self, offset: i64) -> u64 {
+        u64::from(self.state.read().offset_index.lookup(offset).1)
+    }
+
     /// Offset the next batch appended here would get: scans from the last offset index entry
     /// to the end (at most one index interval), as Kafka's `readNextOffset`.
     pub fn read_next_offset(&self) -> Result<i64, LogError> {

@@ -8,7 +8,9 @@ use std::time::Instant;
 use super::{UnifiedLog, index_bytes};
 use crate::config::{LogConfig, TimestampType};
 use crate::log::LogAppendInfo;
-use crate::log::batch::{AppendOrigin, check_create_time, stamp_header, validate_batches};
+use crate::log::batch::{
+    AppendOrigin, check_create_time, check_keys_for_compaction, stamp_header, validate_batches,
+};
 use crate::log::control::{EndTxnMarker, encode_end_txn_marker};
 use crate::log::error::LogError;
 use crate::log::producer_state::ProducerStateManager;
@@ -47,6 +49,9 @@ impl UnifiedLog {
         let config = self.config();
         let max_message_bytes = usize::try_from(config.max_message_bytes).unwrap_or(0);
         let batches = validate_batches(records, max_message_bytes, &self.tp, origin)?;
+        if config.cleanup_policy.compact {
+            check_keys_for_compaction(records, &batches, &self.tp)?;
+        }
         let segment_bytes = usize::try_from(config.segment_bytes).unwrap_or(0);
         if records.len() > segment_bytes {
             return Err(LogError::RecordListTooLarge {

@@ -10,13 +10,17 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use super::{UnifiedLog, index_bytes};
+use crate::base::fsync::fsync_dir;
 use crate::config::LogConfig;
 use crate::log::TopicPartition;
+use crate::log::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 use crate::log::control::{ControlBatch, parse_control_batch};
 use crate::log::error::LogError;
 use crate::log::partition_metadata;
 use crate::log::producer_state::ProducerStateManager;
-use crate::log::segment::{INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX};
+use crate::log::segment::{
+    CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX, TIME_INDEX_SUFFIX,
+};
 use crate::log::txn_index::{AbortedTxn, TXN_INDEX_SUFFIX};
 
 /// What the log manager knows about a partition from the dir-level checkpoints.
@@ -30,8 +34,16 @@ pub struct LoadHints {
     pub clean_shutdown: bool,
 }
 
-/// Suffixes of leftovers from interrupted operations, removed on load.
-const LEFTOVER_SUFFIXES: [&str; 4] = [".deleted", ".cleaned", ".swap", ".tmp"];
+/// Suffixes of leftovers from interrupted operations, removed on load (`.cleaned` and `.swap`
+/// files of an interrupted clean are dealt with first, by [`recover_interrupted_swaps`]).
+const LEFTOVER_SUFFIXES: [&str; 2] = [".deleted", ".tmp"];
+/// Suffixes of the files that make up a segment.
+const SEGMENT_SUFFIXES: [&str; 4] = [
+    LOG_SUFFIX,
+    INDEX_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX,
+];
 
 impl UnifiedLog {
     /// Opens the log in `dir`. After a clean shutdown nothing is scanned beyond the last index
@@ -47,14 +59,15 @@ impl UnifiedLog {
         now_ms: i64,
     ) -> Result<UnifiedLog, LogError> {
         let topic_id = partition_metadata::read(dir)?.unwrap_or(Uuid::nil());
-        let bases = scan_dir(dir)?;
-        let capacity = index_bytes(&config);
-        let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
         let prefix = format!(
             "[LogLoader partition={tp}, dir={}]",
             dir.parent()
                 .map_or_else(String::new, |p| p.display().to_string())
         );
+        recover_interrupted_swaps(dir, &prefix)?;
+        let bases = scan_dir(dir)?;
+        let capacity = index_bytes(&config);
+        let interval = usize::try_from(config.index_interval_bytes).unwrap_or(0);
 
         let mut segments: BTreeMap<i64, Arc<LogSegment>> = BTreeMap::new();
         if bases.is_empty() {
@@ -245,6 +258,124 @@ impl UnifiedLog {
     }
 }
 
+/// Kafka's `LogLoader` handling of an interrupted clean (`removeTempFilesAndCollectSwapFiles`
+/// and the swap completion after it): `.cleaned` files are incomplete and go, as does any
+/// `.swap` file at or after the first `.cleaned` one (its operation never finished). A
+/// remaining `<base>.log.swap` is a complete cleaned segment: every segment file whose base
+/// offset lies in the offsets it covers is deleted, and the swap is renamed into place. Its
+/// `.swap` indexes are dropped so the loader rebuilds them from the data.
+fn recover_interrupted_swaps(dir: &Path, prefix: &str) -> Result<(), LogError> {
+    let mut swaps = Vec::new();
+    let mut cleaned = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
+        let entry = entry.map_err(|e| LogError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(CLEANED_SUFFIX) {
+            cleaned.push((base_offset_of(stem), entry.path()));
+        } else if let Some(stem) = name.strip_suffix(SWAP_SUFFIX) {
+            swaps.push((
+                base_offset_of(stem),
+                stem.ends_with(LOG_SUFFIX),
+                entry.path(),
+            ));
+        }
+    }
+    let min_cleaned = cleaned
+        .iter()
+        .filter_map(|(b, _)| *b)
+        .min()
+        .unwrap_or(i64::MAX);
+    for (_, path) in &cleaned {
+        tracing::debug!("{prefix} Deleting stray .clean file {}", path.display());
+        remove_if_exists(path)?;
+    }
+    let mut ranges = Vec::new();
+    for (base, is_log, path) in &swaps {
+        match base {
+            Some(base) if *base < min_cleaned && *is_log => {
+                tracing::info!(
+                    "{prefix} Found log file {} from interrupted swap operation, which is recoverable from .swap files by renaming.",
+                    path.display()
+                );
+                ranges.push((*base, scan_next_offset(path, *base)?, path.clone()));
+            }
+            _ => {
+                tracing::debug!("{prefix} Deleting invalid swap file {}", path.display());
+                remove_if_exists(path)?;
+            }
+        }
+    }
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
+        let entry = entry.map_err(|e| LogError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(base) = SEGMENT_SUFFIXES
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .and_then(|stem| stem.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        if ranges
+            .iter()
+            .any(|(from, to, _)| base >= *from && base < *to)
+        {
+            tracing::info!(
+                "{prefix} Deleting segment files {name} that is compacted but has not been deleted yet."
+            );
+            remove_if_exists(&entry.path())?;
+        }
+    }
+    for (base, _, path) in &ranges {
+        tracing::info!(
+            "{prefix} Recovering file {} by renaming from .swap files.",
+            path.display()
+        );
+        let target = dir.join(crate::log::segment::file_name(*base, LOG_SUFFIX));
+        std::fs::rename(path, &target).map_err(|e| LogError::io(path, e))?;
+    }
+    fsync_dir(dir).map_err(|e| LogError::io(dir, e))
+}
+
+/// The base offset in a segment file name stem such as `00000000000000000042.log`.
+fn base_offset_of(stem: &str) -> Option<i64> {
+    stem.split('.')
+        .next()
+        .and_then(|digits| digits.parse().ok())
+}
+
+/// The offset after the last whole batch of the segment file at `path` (the swap's coverage).
+fn scan_next_offset(path: &Path, base: i64) -> Result<i64, LogError> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).map_err(|e| LogError::io(path, e))?;
+    let len = file.metadata().map_err(|e| LogError::io(path, e))?.len();
+    let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+    let (mut position, mut next) = (0u64, base);
+    while position + RECORD_BATCH_OVERHEAD as u64 <= len {
+        file.read_exact_at(&mut header, position)
+            .map_err(|e| LogError::io(path, e))?;
+        let Some(h) = BatchHeader::parse(&header) else {
+            break;
+        };
+        if h.size() < RECORD_BATCH_OVERHEAD || position + h.size() as u64 > len {
+            break;
+        }
+        next = h.last_offset() + 1;
+        position += h.size() as u64;
+    }
+    Ok(next)
+}
+
+fn remove_if_exists(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LogError::io(path, e)),
+    }
+}
+
 /// Base offsets of the segments in `dir`, after removing leftovers of interrupted operations
 /// and index files whose `.log` is gone.
 fn scan_dir(dir: &Path) -> Result<Vec<i64>, LogError> {
@@ -281,18 +412,8 @@ fn scan_dir(dir: &Path) -> Result<Vec<i64>, LogError> {
 
 fn delete_segment_files(dir: &Path, base: i64, prefix: &str) -> Result<(), LogError> {
     tracing::info!("{prefix} Deleting segment files of segment {base} as part of log recovery");
-    for suffix in [
-        LOG_SUFFIX,
-        INDEX_SUFFIX,
-        TIME_INDEX_SUFFIX,
-        TXN_INDEX_SUFFIX,
-    ] {
-        let path = dir.join(crate::log::segment::file_name(base, suffix));
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(LogError::io(path, e)),
-        }
+    for suffix in SEGMENT_SUFFIXES {
+        remove_if_exists(&dir.join(crate::log::segment::file_name(base, suffix)))?;
     }
     Ok(())
 }

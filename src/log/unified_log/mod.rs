@@ -10,11 +10,13 @@ mod append;
 mod durability;
 mod load;
 mod read;
+mod replace;
 mod retention;
 #[cfg(test)]
 mod txn_tests;
 
 pub use load::LoadHints;
+pub use replace::LastRecord;
 
 use durability::Durability;
 #[cfg(test)]
@@ -385,7 +387,7 @@ impl UnifiedLog {
 }
 
 /// `segment.index.bytes` as a byte count.
-fn index_bytes(config: &LogConfig) -> usize {
+pub(crate) fn index_bytes(config: &LogConfig) -> usize {
     usize::try_from(config.segment_index_bytes)
         .unwrap_or(0)
         .max(24)

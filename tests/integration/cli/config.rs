@@ -18,6 +18,7 @@ fn base_config(dir: &std::path::Path) -> String {
 
 fn run_server(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_strom"))
+        .env_remove("LOG_DIR")
         .arg("server")
         .args(args)
         .output()
@@ -72,6 +73,7 @@ fn bad_config_with_log_dir() -> (tempfile::TempDir, Command) {
     .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_strom"));
     command
+        .env_remove("LOG_DIR")
         .args(["server", "--config"])
         .arg(&cfg)
         .arg("--log-dir")
@@ -164,6 +166,7 @@ fn unknown_keys_warn_and_overrides_win() {
     let cfg = dir.path().join("server.properties");
     std::fs::write(&cfg, base_config(dir.path())).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+        .env_remove("LOG_DIR")
         .args([
             "server",
             cfg.to_str().unwrap(),
@@ -264,6 +267,7 @@ fn a_localhost_listener_answers_on_every_address_localhost_resolves_to() {
     );
     std::fs::write(&cfg, text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+        .env_remove("LOG_DIR")
         .args(["server", "--config"])
         .arg(&cfg)
         .stderr(std::process::Stdio::piped())

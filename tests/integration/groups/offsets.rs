@@ -2,7 +2,7 @@
 //! whole, read back, and survives a restart (what every group consumer does on each commit).
 
 use crate::common::TestBroker;
-use crate::common::raw::{RawClient, create_topic, topic_name};
+use crate::common::raw::{RawClient, create_topic, find_coordinator, topic_name};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -69,23 +69,6 @@ fn try_fetch(
 
 fn fetch(c: &mut RawClient, group: &str, topic: &str, partitions: &[i32]) -> Vec<(i32, i64)> {
     try_fetch(c, group, topic, partitions).expect("coordinator loaded")
-}
-
-fn find_coordinator(c: &mut RawClient, group: &str) {
-    // The offsets topic is created on first use; wait until the coordinator is ready.
-    let ready = crate::common::wait_for(std::time::Duration::from_secs(30), || {
-        let r = c.call(
-            &FindCoordinatorRequest::default()
-                .with_key_type(0)
-                .with_coordinator_keys(vec![StrBytes::from_string(group.to_string())]),
-            4,
-        );
-        (r.coordinators[0].error_code == 0).then_some(())
-    });
-    assert!(
-        ready.is_some(),
-        "coordinator for {group} never became available"
-    );
 }
 
 #[test]

@@ -14,43 +14,13 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::kafka::java;
+
 const STROM: &str = env!("CARGO_BIN_EXE_strom");
-const KAFKA_VERSION: &str = "4.4.0";
-
-/// The classpath of Apache Kafka 4.4.0 from Maven Central, or `None` (with a SKIP line)
-/// when java or mvn is missing.
-fn kafka_classpath(root: &Path) -> Option<String> {
-    crate::common::require::tool("java")?;
-    crate::common::require::tool("mvn")?;
-    let pom = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/pom.xml");
-    let out = root.join("classpath");
-    let status = Command::new("mvn")
-        .args(["-q", "-B", "-f"])
-        .arg(&pom)
-        .arg(format!("-Dkafka.version={KAFKA_VERSION}"))
-        .arg("dependency:build-classpath")
-        .arg(format!("-Dmdep.outputFile={}", out.display()))
-        .status()
-        .expect("mvn runs");
-    assert!(status.success(), "mvn resolves Kafka {KAFKA_VERSION}");
-    Some(std::fs::read_to_string(out).expect("classpath written"))
-}
-
-fn java(cp: &str, class: &str, args: &[&str]) -> Command {
-    let mut c = Command::new("java");
-    c.arg("-Xmx512m")
-        .arg(format!(
-            "-Dlog4j2.configurationFile={}/tests/oracle/log4j2.properties",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args(["-cp", cp, class])
-        .args(args);
-    c
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -266,7 +236,7 @@ fn values(prefix: &str, n: usize) -> Vec<String> {
 #[test]
 fn kafka_and_strom_take_over_each_others_data_dir() {
     let t = tempfile::tempdir().expect("temp dir");
-    let Some(cp) = kafka_classpath(t.path()) else {
+    let Some(cp) = crate::common::kafka::classpath(t.path()) else {
         return;
     };
     let (port, controller) = (free_port(), free_port());

@@ -285,6 +285,11 @@ fn idle_connections_are_closed() {
         .with_topics(vec![fetch_topic("t", 0, 0, 1 << 20)]);
     let r = busy.call(&poll, 12);
     assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    // Long.MAX_VALUE means never (and must not overflow the clock).
+    let b = TestBroker::start_with(&[("connections.max.idle.ms", "9223372036854775807")]);
+    let mut c = RawClient::connect(b.port);
+    c.call(&ApiVersionsRequest::default(), 3);
+    c.call(&ApiVersionsRequest::default(), 3);
 }
 
 /// Item 7: max.incremental.fetch.session.cache.slots=0 means every fetch is sessionless.

@@ -1,4 +1,6 @@
-//! Storage on disk: crash recovery, retention, and the `strom storage` / `strom stop` tools.
+//! Storage on disk: crash recovery, retention, log compaction (the cleaner), and the
+//! `strom storage` / `strom stop` tools.
 
+mod cleaner;
 mod recovery;
 mod tool;
